@@ -1,0 +1,67 @@
+# mailer — developer commands. Needs only Python 3.11+ on the PATH.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+PO     := $(wildcard mailer/translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+
+.PHONY: run test install install-dev translations extract-messages update-translations migrate seed clean
+
+## run: install, migrate, load demo data, start mail sink + scheduler, serve on :5000
+run: install .env
+	$(FLASK) db upgrade
+	$(FLASK) seed
+	@echo "Mailer: http://127.0.0.1:5000   sent mail: http://127.0.0.1:5000/dev/mail/   (Ctrl-C stops all)"
+	@bash -c 'trap "kill \$$(jobs -p) 2>/dev/null" EXIT; \
+	  $(FLASK) mail-sink & $(FLASK) scheduler & \
+	  $(FLASK) run --host 127.0.0.1 --port 5000'
+
+## test: the full suite (PostgreSQL on 127.0.0.1:5432 or TEST_DATABASE_URL)
+test: install-dev
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here." >&2; fi; \
+	exit $$rc
+
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+translations: $(MO)
+
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy --statistics -i $< -o $@ 2>&1 | tail -1
+
+## extract-messages / update-translations: after changing user-facing text
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  --project mailer -o mailer/translations/messages.pot .
+
+update-translations: extract-messages
+	$(BIN)/pybabel update -i mailer/translations/messages.pot -d mailer/translations \
+	  --no-location --omit-header --ignore-obsolete
+
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example (development settings)."
+
+migrate: $(VENV)/.installed
+	$(FLASK) db upgrade
+
+seed: $(VENV)/.installed
+	$(FLASK) seed
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis test-output
+	find mailer/translations -name '*.mo' -delete

@@ -1,0 +1,111 @@
+from zoneinfo import available_timezones
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def _email_field(label=_l("E-mail")) -> StringField:
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message=_l("Enter your e-mail.")),
+            Length(max=254, message=_l("The e-mail is too long.")),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email", "type": "email"},
+    )
+
+
+def _new_password_fields(label=_l("Password")):
+    password = PasswordField(
+        label,
+        validators=[
+            DataRequired(message=_l("Enter a password.")),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=_l("The password must be %(min)d to %(max)d characters long.",
+                           min=PASSWORD_MIN, max=PASSWORD_MAX),
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    password2 = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(message=_l("Repeat the password.")),
+            EqualTo("password", message=_l("The passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, password2
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+
+
+class RegisterForm(FlaskForm):
+    email = _email_field()
+    full_name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
+        render_kw={"autocomplete": "name"},
+    )
+    password, password2 = _new_password_fields()
+    # Filled by static/js/timezone.js from the browser; checked by the service.
+    timezone = HiddenField()
+    submit = SubmitField(_l("Register"))
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Enter your password.")), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Remember me"))
+    submit = SubmitField(_l("Sign in"))
+
+
+class EmailOnlyForm(FlaskForm):
+    """Resend the verification link, or ask for a password reset link."""
+
+    email = _email_field()
+    submit = SubmitField(_l("Send the link"))
+
+
+class ResetPasswordForm(FlaskForm):
+    password, password2 = _new_password_fields(_l("New password"))
+    submit = SubmitField(_l("Set the new password"))
+
+
+class ProfileForm(FlaskForm):
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)]
+    )
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    language = SelectField(
+        _l("Language"), choices=[("ru", "Русский"), ("en", "English")], validate_choice=False
+    )
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = _timezone_choices()
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(message=_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, password2 = _new_password_fields(_l("New password"))
+    submit = SubmitField(_l("Change password"))

@@ -1,0 +1,195 @@
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from mailer.auth import bp, services, tokens
+from mailer.auth.forms import (
+    ChangePasswordForm,
+    EmailOnlyForm,
+    LoginForm,
+    ProfileForm,
+    RegisterForm,
+    ResetPasswordForm,
+)
+from mailer.extensions import limiter
+from mailer.navigation import safe_next_url
+
+
+def _sign_in_limit() -> str:
+    return current_app.config["RATELIMIT_SIGN_IN"]
+
+
+def _account_mail_limit() -> str:
+    return current_app.config["RATELIMIT_ACCOUNT_MAIL"]
+
+
+def _form_error(form, error: services.AccountError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_account_mail_limit, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.register(
+                services.Registration(
+                    email=form.email.data,
+                    full_name=form.full_name.data,
+                    password=form.password.data,
+                    timezone=form.timezone.data,
+                    language=str(get_locale()),
+                )
+            )
+        except services.AccountError as error:
+            _form_error(form, error)
+        else:
+            if services.send_verification(user):
+                flash(_("Account created. We sent a confirmation link to %(email)s.",
+                        email=user.email), "success")
+            else:
+                flash(_("Account created, but the confirmation e-mail could not be sent. "
+                        "Try sending it again in a few minutes."), "warning")
+            return redirect(url_for("auth.resend_verification", email=user.email))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/verify/<token>")
+def verify_email(token: str):
+    try:
+        services.verify_email(token)
+    except tokens.TokenExpired:
+        flash(_("This confirmation link has expired. Send yourself a new one."), "danger")
+        return redirect(url_for("auth.resend_verification"))
+    except tokens.TokenInvalid:
+        flash(_("This confirmation link is not valid. Send yourself a new one."), "danger")
+        return redirect(url_for("auth.resend_verification"))
+    flash(_("Your e-mail is confirmed. You can sign in now."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit(_account_mail_limit, methods=["POST"])
+def resend_verification():
+    form = EmailOnlyForm()
+    if request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"]
+    if form.validate_on_submit():
+        services.resend_verification(form.email.data)
+        flash(_("If an unconfirmed account uses this e-mail, we sent it a new link."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/resend_verification.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_sign_in_limit, methods=["POST"])
+def login():
+    next_url = safe_next_url(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("main.index"))
+    form = LoginForm()
+    unverified_email = None
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.EmailNotVerified as error:
+            unverified_email = error.user.email
+            form.form_errors.append(error.message)
+        except services.AccountError as error:
+            _form_error(form, error)
+        else:
+            login_user(user, remember=form.remember.data)
+            session.pop("language", None)
+            return redirect(next_url or url_for("main.index"))
+    return render_template("auth/login.html", form=form, unverified_email=unverified_email)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_account_mail_limit, methods=["POST"])
+def request_reset():
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        if services.request_password_reset(form.email.data):
+            flash(_("If an account uses this e-mail, we sent it a link to reset the password. "
+                    "The link works for one hour."), "info")
+            return redirect(url_for("auth.login"))
+        flash(_("The e-mail could not be sent right now. Try again in a few minutes."), "warning")
+    return render_template("auth/request_reset.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_sign_in_limit, methods=["POST"])
+def reset_password(token: str):
+    try:
+        services.user_for_reset_token(token)
+    except tokens.TokenExpired:
+        flash(_("This reset link has expired. Ask for a new one."), "danger")
+        return redirect(url_for("auth.request_reset"))
+    except tokens.TokenInvalid:
+        flash(_("This reset link is not valid or was already used. Ask for a new one."), "danger")
+        return redirect(url_for("auth.request_reset"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.reset_password(token, form.password.data)
+        logout_user()
+        flash(_("Your password is changed. Sign in with the new one."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user,
+                services.ProfileChange(
+                    full_name=form.full_name.data,
+                    timezone=form.timezone.data,
+                    language=form.language.data,
+                ),
+            )
+        except services.AccountError as error:
+            _form_error(form, error)
+        else:
+            flash(_("Profile saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form, password_form=ChangePasswordForm())
+
+
+@bp.route("/profile/password", methods=["POST"])
+@login_required
+@limiter.limit(_sign_in_limit)
+def change_password():
+    password_form = ChangePasswordForm()
+    if password_form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, password_form.current_password.data, password_form.password.data
+            )
+        except services.AccountError as error:
+            _form_error(password_form, error)
+        else:
+            # The session token rotated: sign in again under the new one.
+            login_user(current_user._get_current_object())
+            flash(_("Password changed. Other devices were signed out."), "success")
+            return redirect(url_for("auth.profile"))
+    form = ProfileForm(obj=current_user)
+    return render_template("auth/profile.html", form=form, password_form=password_form), 400

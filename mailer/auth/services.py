@@ -1,0 +1,210 @@
+"""Accounts: registration, verification, sign-in checks, password reset, profile.
+
+Services validate, store and commit; they raise ``AccountError`` (with the
+form field it concerns) and never touch the request, flash or the session.
+"""
+from __future__ import annotations
+
+import functools
+import secrets
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from mailer.auth import emails, tokens
+from mailer.config import LANGUAGES
+from mailer.extensions import db
+from mailer.models import Role, User, normalize_email, utcnow
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to check against when the e-mail is unknown, so a wrong
+    address takes as long as a wrong password."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+class AccountError(Exception):
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+class EmailNotVerified(AccountError):
+    def __init__(self, user: User):
+        super().__init__(_l("Confirm your e-mail address first: open the link we sent you."))
+        self.user = user
+
+
+class AccountBlocked(AccountError):
+    def __init__(self):
+        super().__init__(_l("This account is blocked. Contact the service's manager."))
+
+
+@dataclass
+class Registration:
+    email: str
+    full_name: str
+    password: str
+    timezone: str | None = None
+    language: str | None = None
+
+
+@dataclass
+class ProfileChange:
+    full_name: str
+    timezone: str
+    language: str
+
+
+def valid_timezone(name: str) -> bool:
+    if not name or name != name.strip():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def register(data: Registration) -> User:
+    """Create an unverified account; raises AccountError if the e-mail is taken."""
+    if find_user_by_email(data.email) is not None:
+        raise _email_taken()
+    timezone = data.timezone if data.timezone and valid_timezone(data.timezone) else None
+    user = User(
+        email=data.email,
+        full_name=data.full_name.strip(),
+        timezone=timezone or current_app.config["DEFAULT_TIMEZONE"],
+        language=data.language if data.language in LANGUAGES else current_app.config["DEFAULT_LANGUAGE"],
+        role=Role.USER,
+    )
+    user.set_password(data.password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise _email_taken() from None
+    return user
+
+
+def _email_taken() -> AccountError:
+    return AccountError(_l("An account with this e-mail already exists."), field="email")
+
+
+def send_verification(user: User) -> bool:
+    link = emails.external_url(
+        "auth.verify_email",
+        token=tokens.make_token(tokens.VERIFY_EMAIL, {"uid": user.id, "email": user.email}),
+    )
+    return emails.send_verification_mail(user, link)
+
+
+def resend_verification(email: str) -> None:
+    """Send a new link if an unverified account has this e-mail; silent otherwise."""
+    user = find_user_by_email(email)
+    if user is not None and not user.is_verified and user.active:
+        send_verification(user)
+
+
+def verify_email(token: str) -> User:
+    """Mark the account's e-mail verified; raises TokenExpired or TokenInvalid."""
+    payload = tokens.read_token(tokens.VERIFY_EMAIL, token)
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
+    if user is None or user.email != payload.get("email"):
+        raise tokens.TokenInvalid()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user these credentials belong to, if they may sign in."""
+    user = find_user_by_email(email)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        raise AccountError(_l("Wrong e-mail or password."))
+    if not user.check_password(password):
+        raise AccountError(_l("Wrong e-mail or password."))
+    if not user.active:
+        raise AccountBlocked()
+    if not user.is_verified:
+        raise EmailNotVerified(user)
+    return user
+
+
+def _reset_fingerprint(user: User) -> str:
+    """Changes when the password does, so a used reset link stops working."""
+    return user.password_hash[-16:]
+
+
+def request_password_reset(email: str) -> bool:
+    """E-mail a reset link if an active account has this e-mail.
+
+    Returns False only when the mail server failed; an unknown e-mail is not
+    revealed to the caller.
+    """
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return True
+    token = tokens.make_token(
+        tokens.RESET_PASSWORD, {"uid": user.id, "fp": _reset_fingerprint(user)}
+    )
+    return emails.send_reset_mail(user, emails.external_url("auth.reset_password", token=token))
+
+
+def user_for_reset_token(token: str) -> User:
+    """The account a reset link is for; raises TokenExpired or TokenInvalid (also once used)."""
+    payload = tokens.read_token(tokens.RESET_PASSWORD, token)
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
+    if user is None or not user.active or payload.get("fp") != _reset_fingerprint(user):
+        raise tokens.TokenInvalid()
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    user = user_for_reset_token(token)
+    user.set_password(new_password)
+    # Opening the link proved the mailbox is theirs.
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    db.session.commit()
+    return user
+
+
+def update_profile(user: User, change: ProfileChange) -> None:
+    if not valid_timezone(change.timezone):
+        raise AccountError(_l("Unknown time zone."), field="timezone")
+    if change.language not in LANGUAGES:
+        raise AccountError(_l("Choose Russian or English."), field="language")
+    user.full_name = change.full_name.strip()
+    user.timezone = change.timezone
+    user.language = change.language
+    db.session.commit()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Set a new password; every other session of the user ends."""
+    if not user.check_password(current_password):
+        raise AccountError(_l("The current password is wrong."), field="current_password")
+    user.set_password(new_password)
+    db.session.commit()
+
+
+
+def set_language(user: User, language: str) -> None:
+    if language not in LANGUAGES:
+        raise AccountError(_l("Choose Russian or English."), field="language")
+    user.language = language
+    db.session.commit()

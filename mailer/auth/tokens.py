@@ -1,0 +1,43 @@
+"""Signed, expiring links for e-mail verification and password reset (itsdangerous)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+VERIFY_EMAIL = "verify-email"
+RESET_PASSWORD = "reset-password"
+MAX_AGE = {
+    VERIFY_EMAIL: timedelta(hours=48),
+    RESET_PASSWORD: timedelta(hours=1),
+}
+
+
+class TokenExpired(Exception):
+    pass
+
+
+class TokenInvalid(Exception):
+    pass
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"mailer.{purpose}")
+
+
+def make_token(purpose: str, payload: Any) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def read_token(purpose: str, token: str) -> Any:
+    """The payload of a token made for ``purpose``; raises TokenExpired or TokenInvalid."""
+    try:
+        return _serializer(purpose).loads(
+            token, max_age=int(MAX_AGE[purpose].total_seconds())
+        )
+    except SignatureExpired:
+        raise TokenExpired() from None
+    except BadSignature:
+        raise TokenInvalid() from None

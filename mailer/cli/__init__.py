@@ -1,0 +1,11 @@
+"""``flask`` commands: users, seed, mail-sink, scheduler."""
+from flask import Flask
+
+from mailer.cli import dev, seed, users
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users.users)
+    app.cli.add_command(seed.seed)
+    app.cli.add_command(dev.mail_sink)
+    app.cli.add_command(dev.scheduler)

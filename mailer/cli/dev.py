@@ -1,0 +1,55 @@
+"""Development helpers: the local mail sink and the crontab-file scheduler."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.command("mail-sink")
+@click.option("--host", default=None, help="Defaults to MAIL_SERVER.")
+@click.option("--port", type=int, default=None, help="Defaults to MAIL_PORT.")
+@with_appcontext
+def mail_sink(host, port):
+    """Catch all outgoing mail on loopback into a Maildir (read it at /dev/mail/)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    host = host or current_app.config["MAIL_SERVER"]
+    port = port or current_app.config["MAIL_PORT"]
+    directory = Path(current_app.config["MAIL_SINK_DIR"])
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    for sub in ("new", "cur", "tmp"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    controller = Controller(Mailbox(directory), hostname=host, port=port)
+    controller.start()
+    click.echo(f"Mail sink on {host}:{port}, storing into {directory}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler():
+    """Run CRONTAB_FILE's lines on schedule, without a cron daemon (development)."""
+    from mailer.scheduling.dev_runner import run_forever
+
+    tabfile = current_app.config["CRONTAB_FILE"]
+    if not tabfile:
+        raise click.ClickException(
+            "CRONTAB_FILE is not set: this scheduler runs a crontab file. "
+            "In production the system cron runs the user's crontab."
+        )
+    click.echo(f"Scheduler reading {tabfile} every minute")
+    try:
+        run_forever(tabfile, report=click.echo)
+    except KeyboardInterrupt:
+        pass

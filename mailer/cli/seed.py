@@ -1,0 +1,133 @@
+"""``flask seed``: demo accounts and data, idempotent."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from mailer.auth.services import find_user_by_email
+from mailer.extensions import db
+from mailer.models import (
+    Client,
+    Frequency,
+    Mailing,
+    MailingStatus,
+    Message,
+    Post,
+    Role,
+    User,
+    mailing_clients,
+    utcnow,
+)
+
+DEMO_PASSWORD = "demo-password"
+DEMO_ACCOUNTS = (
+    ("demo@example.com", "Demo User", Role.USER),
+    ("manager@example.com", "Demo Manager", Role.MANAGER),
+    ("editor@example.com", "Demo Content Manager", Role.CONTENT_MANAGER),
+)
+DEMO_CLIENTS = (
+    ("anna.petrova@example.com", "Анна Петрова", "Постоянный клиент"),
+    ("ivan.sidorov@example.com", "Иван Сидоров", ""),
+    ("olga.smirnova@example.com", "Ольга Смирнова", "Оптовые закупки"),
+    ("john.smith@example.com", "John Smith", "Prefers English"),
+    ("maria.garcia@example.com", "Maria Garcia", ""),
+)
+DEMO_POSTS = (
+    ("Как не попасть в спам", "Пишите тем, кто согласился получать ваши письма, и давайте "
+     "им возможность отписаться в одно нажатие."),
+    ("Лучшее время для рассылки", "Утро вторника и четверга по времени получателя — хорошее "
+     "начало. Проверьте на своих клиентах."),
+    ("Personalise every message", "Use {{ client.full_name }} in the body: people open mail "
+     "that greets them by name."),
+    ("Weekly or monthly?", "Send as often as you have something worth reading, and no more."),
+)
+
+
+def _account(email: str, full_name: str, role: Role) -> tuple[User, bool]:
+    user = find_user_by_email(email)
+    if user is not None:
+        return user, False
+    user = User(
+        email=email,
+        full_name=full_name,
+        role=role,
+        timezone=current_app.config["DEFAULT_TIMEZONE"],
+        language=current_app.config["DEFAULT_LANGUAGE"],
+        email_verified_at=utcnow(),
+    )
+    user.set_password(DEMO_PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user, True
+
+
+def _tomorrow_at(zone: ZoneInfo, hour: int) -> datetime:
+    local = datetime.now(zone).date() + timedelta(days=1)
+    return datetime.combine(local, time(hour), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def _demo_data(owner: User, editor: User) -> None:
+    clients = [
+        Client(owner=owner, email=email, full_name=name, comment=comment)
+        for email, name, comment in DEMO_CLIENTS
+    ]
+    welcome = Message(
+        owner=owner,
+        subject="Новости недели",
+        body="Здравствуйте, {{ client.full_name }}!\n\nНа этой неделе у нас новые товары.",
+    )
+    reminder = Message(
+        owner=owner,
+        subject="Monthly reminder",
+        body="Hello {{ client.full_name }},\n\nthis is your monthly reminder.",
+    )
+    db.session.add_all([*clients, welcome, reminder])
+    zone = ZoneInfo(owner.timezone)
+    start = _tomorrow_at(zone, 10)
+    mailing = Mailing(
+        owner=owner,
+        message=welcome,
+        start_at=start,
+        end_at=start + timedelta(days=90),
+        timezone=owner.timezone,
+        frequency=Frequency.WEEKLY,
+        status=MailingStatus.CREATED,
+    )
+    db.session.add(mailing)
+    db.session.flush()
+    db.session.execute(
+        sa.insert(mailing_clients),
+        [{"mailing_id": mailing.id, "client_id": client.id} for client in clients],
+    )
+    now = utcnow()
+    db.session.add_all(
+        Post(title=title, body=body, author=editor, published_at=now - timedelta(days=index))
+        for index, (title, body) in enumerate(DEMO_POSTS)
+    )
+
+
+@click.command("seed")
+@click.option("--allow-production", is_flag=True, help="Seed even when APP_ENV=production.")
+@with_appcontext
+def seed(allow_production: bool):
+    """Create the demo accounts and their data (safe to run again)."""
+    if current_app.config["APP_ENV"] == "production" and not allow_production:
+        raise click.ClickException(
+            "Refusing to create demo accounts with a known password in production "
+            "(pass --allow-production if you mean it)."
+        )
+    accounts = {email: _account(email, name, role) for email, name, role in DEMO_ACCOUNTS}
+    owner, owner_is_new = accounts["demo@example.com"]
+    editor, _ = accounts["editor@example.com"]
+    if owner_is_new:
+        _demo_data(owner, editor)
+    db.session.commit()
+    click.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
+    for email, _name, role in DEMO_ACCOUNTS:
+        state = "created" if accounts[email][1] else "already there"
+        click.echo(f"  {email:<24} {role.value:<16} {state}")

@@ -1,0 +1,150 @@
+"""Settings, read only from the environment (and the project's ``.env``).
+
+Every variable is documented in ``.env.example``. With nothing set, the app
+runs on embedded defaults (SQLite under ``instance/``, in-process cache, mail
+to the local sink); outside development a missing ``SECRET_KEY`` stops
+start-up.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = PROJECT_ROOT / "instance"
+LANGUAGES = ("ru", "en")
+ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def load_env_file() -> None:
+    """Load the project's ``.env`` (or ``MAILER_ENV_FILE``) without overriding the environment.
+
+    ``MAILER_ENV_FILE`` set to an empty string disables it (tests do this).
+    """
+    env_file = os.environ.get("MAILER_ENV_FILE", str(PROJECT_ROOT / ".env"))
+    if env_file:
+        load_dotenv(env_file, override=False)
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def _dev_secret_key() -> str:
+    """A random key kept under instance/, so development sessions survive restarts."""
+    key_file = INSTANCE_PATH / "dev_secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def _path(name: str, default: Path) -> str:
+    """A path setting; relative paths are taken from the project's root."""
+    value = os.environ.get(name) or ""
+    if not value:
+        return str(default)
+    path = Path(value)
+    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+def settings_from_env() -> dict:
+    """Read the environment into a Flask config mapping (validation happens in ``check``)."""
+    load_env_file()
+    env = os.environ.get("APP_ENV", "production").strip().lower()
+    base_url = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    redis_url = os.environ.get("REDIS_URL") or None
+    https = base_url.startswith("https://")
+    return {
+        "APP_ENV": env,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "BASE_URL": base_url,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{INSTANCE_PATH / 'mailer.db'}",
+        "REDIS_URL": redis_url,
+        "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
+        "CACHE_REDIS_URL": redis_url,
+        "CACHE_DEFAULT_TIMEOUT": _int("CACHE_DEFAULT_TIMEOUT", 300),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_ENABLED": _flag("RATELIMIT_ENABLED", True),
+        "RATELIMIT_SIGN_IN": os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;50 per hour"),
+        "RATELIMIT_ACCOUNT_MAIL": os.environ.get("RATELIMIT_ACCOUNT_MAIL", "5 per 15 minutes"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", 8025),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Mailer <noreply@localhost>"),
+        "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        "MAIL_SUPPRESS_SEND": False,
+        "MAIL_SINK_DIR": _path("MAIL_SINK_DIR", INSTANCE_PATH / "mail"),
+        "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "UTC"),
+        "DEFAULT_LANGUAGE": os.environ.get("DEFAULT_LANGUAGE", "ru"),
+        "LANGUAGES": LANGUAGES,
+        "CRONTAB_FILE": _path("CRONTAB_FILE", Path()) if os.environ.get("CRONTAB_FILE") else None,
+        "MAILER_INSTANCE": os.environ.get("MAILER_INSTANCE", "default"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_DURATION": _int("REMEMBER_COOKIE_DAYS", 30) * 86400,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def check(config: dict) -> None:
+    """Refuse to start on settings that cannot work; fill in development-only defaults."""
+    env = config["APP_ENV"]
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    if not config.get("SECRET_KEY"):
+        if env != "development":
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it in the environment or in .env "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))'). "
+                "Only APP_ENV=development may run without one."
+            )
+        config["SECRET_KEY"] = _dev_secret_key()
+    try:
+        ZoneInfo(config["DEFAULT_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"DEFAULT_TIMEZONE must be an IANA time zone such as Europe/Moscow, "
+            f"got {config['DEFAULT_TIMEZONE']!r}"
+        ) from None
+    if config["DEFAULT_LANGUAGE"] not in LANGUAGES:
+        raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+    if config["MAIL_TIMEOUT"] <= 0:
+        raise ConfigError("MAIL_TIMEOUT must be a positive number of seconds")

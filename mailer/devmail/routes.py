@@ -1,0 +1,22 @@
+from flask import abort, current_app, render_template
+
+from mailer.devmail import bp
+from mailer.devmail.mailbox import caught_mail, one_mail
+
+
+@bp.route("/")
+def inbox():
+    return render_template(
+        "dev/inbox.html",
+        messages=caught_mail(current_app.config["MAIL_SINK_DIR"]),
+        sink=f"{current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}",
+    )
+
+
+@bp.route("/<key>")
+def show(key: str):
+    message = one_mail(current_app.config["MAIL_SINK_DIR"], key)
+    if message is None:
+        abort(404)
+    return render_template("dev/message.html", message=message)
+

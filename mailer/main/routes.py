@@ -1,0 +1,28 @@
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from mailer.config import LANGUAGES
+from mailer.auth.services import set_language
+from mailer.main import bp, services
+from mailer.navigation import safe_next_url
+
+
+@bp.route("/")
+def index():
+    own = services.figures(current_user) if current_user.is_authenticated else None
+    return render_template(
+        "main/index.html",
+        figures=services.figures(),
+        own_figures=own,
+        posts=services.random_published_posts(),
+    )
+
+
+@bp.route("/language/<code>", methods=["POST"])
+def set_language(code: str):
+    if code not in LANGUAGES:
+        abort(404)
+    session["language"] = code
+    if current_user.is_authenticated:
+        set_language(current_user, code)
+    return redirect(safe_next_url(request.form.get("next")) or url_for("main.index"))

@@ -1,0 +1,45 @@
+"""Figures for the home page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from mailer.extensions import db
+from mailer.models import Client, Mailing, MailingStatus, Post, User, utcnow
+
+ACTIVE_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Figures:
+    mailings_total: int
+    mailings_active: int
+    unique_clients: int
+
+
+def figures(owner: User | None = None) -> Figures:
+    """Service-wide figures, or one owner's when ``owner`` is given."""
+    mailings = sa.select(sa.func.count(Mailing.id))
+    active = mailings.where(Mailing.status.in_(ACTIVE_STATUSES))
+    clients = sa.select(sa.func.count(sa.distinct(Client.email)))
+    if owner is not None:
+        mailings = mailings.where(Mailing.owner_id == owner.id)
+        active = active.where(Mailing.owner_id == owner.id)
+        clients = clients.where(Client.owner_id == owner.id)
+    return Figures(
+        mailings_total=db.session.scalar(mailings),
+        mailings_active=db.session.scalar(active),
+        unique_clients=db.session.scalar(clients),
+    )
+
+
+def random_published_posts(count: int = 3) -> list[Post]:
+    return list(
+        db.session.scalars(
+            sa.select(Post)
+            .where(Post.published_at <= utcnow())
+            .order_by(sa.func.random())
+            .limit(count)
+        )
+    )

@@ -1,0 +1,331 @@
+"""The data of the service, in SQLAlchemy 2.0 typed style.
+
+Models hold invariants only (normalised e-mails, aware UTC times); anything
+that needs the app, mail or cron lives in a service.
+"""
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from mailer.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per address, so uniqueness is case-insensitive on every database."""
+    return email.strip().lower()
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, so without this a value would come back naive there
+    and aware on PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware one (UTC)")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> sa.Enum:
+    return sa.Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Role(str, enum.Enum):
+    USER = "user"
+    MANAGER = "manager"
+    CONTENT_MANAGER = "content_manager"
+
+
+class Frequency(str, enum.Enum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class MailingStatus(str, enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class AttemptStatus(str, enum.Enum):
+    SENDING = "sending"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILURE = "failure"
+
+
+class DeliveryStatus(str, enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64))
+    language: so.Mapped[str] = so.mapped_column(sa.String(5))
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"), default=Role.USER)
+    is_superuser: so.Mapped[bool] = so.mapped_column(default=False)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    email_verified_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # Rotated on password change and reset: every other session and
+    # "remember me" cookie of the user stops working.
+    session_token: so.Mapped[str] = so.mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    clients: so.WriteOnlyMapped[Client] = so.relationship(
+        back_populates="owner", passive_deletes=True
+    )
+    messages: so.WriteOnlyMapped[Message] = so.relationship(
+        back_populates="owner", passive_deletes=True
+    )
+    mailings: so.WriteOnlyMapped[Mailing] = so.relationship(
+        back_populates="owner", passive_deletes=True
+    )
+
+    @so.validates("email")
+    def _normalize_email(self, key: str, value: str) -> str:
+        return normalize_email(value)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.session_token = new_session_token()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role is Role.MANAGER
+
+    @property
+    def is_content_manager(self) -> bool:
+        return self.role is Role.CONTENT_MANAGER
+
+    @property
+    def is_staff(self) -> bool:
+        """Staff may open the admin panel (content managers and superusers)."""
+        return self.is_superuser or self.role is Role.CONTENT_MANAGER
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+mailing_clients = sa.Table(
+    "mailing_clients",
+    db.metadata,
+    sa.Column("mailing_id", sa.ForeignKey("mailings.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("client_id", sa.ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Client(db.Model):
+    __tablename__ = "clients"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "email"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    owner_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    comment: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    unsubscribed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    owner: so.Mapped[User] = so.relationship(back_populates="clients")
+
+    @so.validates("email")
+    def _normalize_email(self, key: str, value: str) -> str:
+        return normalize_email(value)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} {self.email}>"
+
+
+class Message(db.Model):
+    __tablename__ = "messages"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    owner_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    subject: so.Mapped[str] = so.mapped_column(sa.String(255))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+    owner: so.Mapped[User] = so.relationship(back_populates="messages")
+
+    def __repr__(self) -> str:
+        return f"<Message {self.id}>"
+
+
+class Mailing(db.Model):
+    __tablename__ = "mailings"
+    __table_args__ = (sa.CheckConstraint("end_at > start_at", name="window"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    owner_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # A message used by a mailing cannot be deleted out from under it.
+    message_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("messages.id", ondelete="RESTRICT"), index=True
+    )
+    start_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    end_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64))
+    frequency: so.Mapped[Frequency] = so.mapped_column(_enum(Frequency, "frequency"))
+    status: so.Mapped[MailingStatus] = so.mapped_column(
+        _enum(MailingStatus, "status"), default=MailingStatus.CREATED, index=True
+    )
+    stop_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+    owner: so.Mapped[User] = so.relationship(back_populates="mailings")
+    message: so.Mapped[Message] = so.relationship()
+    clients: so.WriteOnlyMapped[Client] = so.relationship(secondary=mailing_clients)
+    attempts: so.WriteOnlyMapped[Attempt] = so.relationship(
+        back_populates="mailing", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Mailing {self.id} {self.status.value}>"
+
+
+class Attempt(db.Model):
+    """One run of a mailing for one scheduled occurrence; the row is the claim."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (sa.UniqueConstraint("mailing_id", "occurrence_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    mailing_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("mailings.id", ondelete="CASCADE")
+    )
+    occurrence_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    status: so.Mapped[AttemptStatus] = so.mapped_column(
+        _enum(AttemptStatus, "status"), default=AttemptStatus.SENDING
+    )
+    server_response: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    sent_count: so.Mapped[int] = so.mapped_column(default=0)
+    failed_count: so.Mapped[int] = so.mapped_column(default=0)
+
+    mailing: so.Mapped[Mailing] = so.relationship(back_populates="attempts")
+    deliveries: so.WriteOnlyMapped[Delivery] = so.relationship(
+        back_populates="attempt", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.id} mailing={self.mailing_id} {self.status.value}>"
+
+
+class Delivery(db.Model):
+    """One recipient of one attempt: both the progress record and "who got it"."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "client_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    attempt_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("attempts.id", ondelete="CASCADE")
+    )
+    # Kept when the client is deleted, so the history still says who was mailed.
+    client_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("clients.id", ondelete="SET NULL"), index=True
+    )
+    email: so.Mapped[str] = so.mapped_column(sa.String(254))
+    status: so.Mapped[DeliveryStatus] = so.mapped_column(_enum(DeliveryStatus, "status"))
+    server_reply: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    attempt: so.Mapped[Attempt] = so.relationship(back_populates="deliveries")
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.email} {self.status.value}>"
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    body: so.Mapped[str] = so.mapped_column(sa.Text)
+    image: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
+    view_count: so.Mapped[int] = so.mapped_column(default=0)
+    published_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime(), index=True)
+    author_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    author: so.Mapped[Optional[User]] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} {self.title!r}>"
