@@ -3,15 +3,21 @@ from zoneinfo import available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 def _email_field(label=_l("E-mail")) -> StringField:
     return StringField(
         label,
+        filters=[_strip],
         validators=[
             DataRequired(message=_l("Enter your e-mail.")),
             Length(max=254, message=_l("The e-mail is too long.")),
@@ -46,14 +52,15 @@ def _new_password_fields(label=_l("Password")):
     return password, password2
 
 
-def _timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+def _timezone_choices() -> list[SelectChoice]:
+    return [SelectChoice(name, name.replace("_", " ")) for name in sorted(available_timezones())]
 
 
 class RegisterForm(FlaskForm):
     email = _email_field()
     full_name = StringField(
         _l("Full name"),
+        filters=[_strip],
         validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
         render_kw={"autocomplete": "name"},
     )
@@ -88,11 +95,11 @@ class ResetPasswordForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     full_name = StringField(
-        _l("Full name"), validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)]
+        _l("Full name"), filters=[_strip], validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)]
     )
     timezone = SelectField(_l("Time zone"), validate_choice=False)
     language = SelectField(
-        _l("Language"), choices=[("ru", "Русский"), ("en", "English")], validate_choice=False
+        _l("Language"), choices=[SelectChoice("ru", "Русский"), SelectChoice("en", "English")], validate_choice=False
     )
     submit = SubmitField(_l("Save"))
 

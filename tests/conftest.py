@@ -1,0 +1,221 @@
+"""Fixtures: a real PostgreSQL database for the run, a real SMTP sink, the app.
+
+The database is created on the server named by TEST_DATABASE_URL (default:
+local PostgreSQL, user postgres) under a throwaway name, migrated with the
+project's Alembic history, emptied after each test and dropped at the end.
+A sqlite:// TEST_DATABASE_URL runs the suite on a temporary SQLite file.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+
+os.environ["MAILER_ENV_FILE"] = ""  # the developer's .env never leaks into tests
+
+import pytest
+import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from mailer import create_app
+from mailer.extensions import db as _db
+from tests.smtp_servers import SmtpSink
+
+DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _create_database(server_url: str, tmp_path_factory) -> tuple[str, callable]:
+    url = sa.make_url(server_url)
+    if url.get_backend_name() == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "mailer.db"
+        return f"sqlite:///{path}", lambda: None
+    name = f"mailer_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.exit(
+            f"PostgreSQL is not reachable at {url.render_as_string(hide_password=True)}: "
+            f"{error.orig}. Start it (bash .ci/run does) or set TEST_DATABASE_URL.",
+            returncode=3,
+        )
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url, drop = _create_database(
+        os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER_URL), tmp_path_factory
+    )
+    app = create_app(_base_config(url, smtp_port=1))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def _base_config(database_url: str, smtp_port: int) -> dict:
+    return {
+        "APP_ENV": "testing",
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BASE_URL": "http://mailer.test",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_port,
+        "MAIL_USE_TLS": False,
+        "MAIL_USE_SSL": False,
+        "MAIL_USERNAME": None,
+        "MAIL_PASSWORD": None,
+        "MAIL_TIMEOUT": 2,
+        "REDIS_URL": None,
+        "CACHE_TYPE": "SimpleCache",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_ENABLED": False,
+        "DEFAULT_TIMEZONE": "UTC",
+        "DEFAULT_LANGUAGE": "en",
+        "CRONTAB_FILE": None,
+    }
+
+
+def _empty_tables() -> None:
+    tables = [table.name for table in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        _db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            _db.session.execute(sa.text(f"DELETE FROM {table}"))
+    _db.session.commit()
+
+
+class ObservedClient(FlaskClient):
+    """A test client after whose requests the test's own session re-reads the database."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        if has_app_context():
+            _db.session.expire_all()
+        return response
+
+
+@pytest.fixture
+def make_app(database_url, smtp_sink):
+    """Build an app on the test database with some settings changed."""
+    apps = []
+
+    def factory(**overrides):
+        app = create_app({**_base_config(database_url, smtp_sink.port), **overrides})
+        app.test_client_class = ObservedClient
+        apps.append(app)
+        return app
+
+    yield factory
+    if apps:
+        with apps[0].app_context():
+            _empty_tables()
+    for app in apps:
+        with app.app_context():
+            _db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, smtp_sink):
+    smtp_sink.clear()
+    return make_app()
+
+
+@pytest.fixture
+def db(make_app, app):
+    """The database as the test sees it: a session of its own, outside any request.
+
+    It lives in the app context of a second app instance on the same database,
+    because a request on an app whose context is already pushed would reuse
+    that context (and its ``g``, where Flask-Login caches the signed-in user).
+    """
+    observer = make_app()
+    with observer.app_context():
+        yield _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+def csrf_token(client, url: str) -> str:
+    """The CSRF token of the form on ``url``, as a browser would read it."""
+    page = client.get(url)
+    match = CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token in the form at {url} (status {page.status_code})"
+    return match.group(1)
+
+
+def submit(client, url: str, data: dict, form_url: str | None = None, **kwargs):
+    """POST a form with the CSRF token taken from the page that shows it."""
+    token = csrf_token(client, form_url or url)
+    return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+def signed_long_ago(app, salt: str, payload, hours: float) -> str:
+    """A real token of the app's, signed ``hours`` ago (to test expiry without waiting)."""
+    class PastSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - hours * 3600)
+
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=salt, signer=PastSigner).dumps(payload)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email="user@example.com", password="password123", **extra):
+        return submit(self._client, "/auth/login", {"email": email, "password": password, **extra})
+
+    def logout(self):
+        return submit(self._client, "/auth/logout", {}, form_url="/")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user directly (verified and active unless told otherwise)."""
+    from tests.factories import UserFactory
+
+    def factory(**fields):
+        user = UserFactory(**fields)
+        db.session.commit()
+        return user
+
+    return factory
