@@ -1,0 +1,88 @@
+"""Russian and English: the user's language, else the browser's; complete catalogs."""
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from tests.conftest import submit
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "mailer" / "translations"
+
+
+def test_browser_language_is_used_for_visitors(client):
+    russian = client.get("/auth/login", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
+    english = client.get("/auth/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
+
+    assert 'lang="ru"' in russian.get_data(as_text=True)
+    assert "Войти" in russian.get_data(as_text=True)
+    assert 'lang="en"' in english.get_data(as_text=True)
+    assert "Sign in" in english.get_data(as_text=True)
+
+
+def test_unsupported_browser_language_gets_the_default(make_app):
+    client = make_app(DEFAULT_LANGUAGE="ru").test_client()
+
+    assert 'lang="ru"' in client.get("/", headers={"Accept-Language": "de-DE"}).get_data(as_text=True)
+
+
+def test_signed_in_users_language_wins_over_the_browser(client, make_user, auth):
+    make_user(email="user@example.com", language="ru")
+    auth.login()
+
+    page = client.get("/auth/profile", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    assert 'lang="ru"' in page and "Профиль" in page
+
+
+def test_visitor_can_switch_language(client):
+    response = submit(client, "/language/ru", {"next": "/auth/login"}, form_url="/")
+
+    assert response.location == "/auth/login"
+    assert "Войти" in client.get("/auth/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+def test_language_switch_never_redirects_off_site(client):
+    response = submit(client, "/language/en", {"next": "https://evil.example.com/"}, form_url="/")
+
+    assert response.location == "/"
+
+
+def test_unknown_language_is_404(client):
+    assert submit(client, "/language/de", {}, form_url="/").status_code == 404
+
+
+def test_account_mail_is_in_the_users_language(client, make_user, smtp_sink):
+    make_user(email="user@example.com", language="ru")
+
+    submit(client, "/auth/reset", {"email": "user@example.com"}, headers={"Accept-Language": "en"})
+
+    (message,) = smtp_sink.to("user@example.com")
+    assert "парол" in message.subject.lower()
+    assert "Здравствуйте" in message.body
+
+
+def _catalog(language: str):
+    with open(TRANSLATIONS / language / "LC_MESSAGES" / "messages.po", "rb") as po:
+        return read_po(po, locale=language)
+
+
+def test_every_message_has_a_russian_translation():
+    missing = [m.id for m in _catalog("ru") if m.id and (not m.string or m.fuzzy)]
+
+    assert missing == []
+
+
+def test_catalogs_are_up_to_date_with_the_code(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+                    "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
+                   cwd=ROOT, check=True, capture_output=True)
+    with open(pot, "rb") as file:
+        in_code = {m.id for m in read_po(file) if m.id}
+
+    for language in ("ru", "en"):
+        in_catalog = {m.id for m in _catalog(language) if m.id}
+        assert in_code - in_catalog == set(), f"{language}: run make update-translations"
+        assert in_catalog - in_code == set(), f"{language}: stale messages, run make update-translations"
