@@ -5,7 +5,7 @@ import smtplib
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_mail import Message as MailMessage
 
 from mailer.extensions import mail
@@ -18,34 +18,28 @@ def external_url(endpoint: str, **values) -> str:
 
 
 def send_verification_mail(user: User, link: str) -> bool:
-    with force_locale(user.language):
-        message = MailMessage(
-            subject=_("Confirm your e-mail address"),
-            recipients=[user.email],
-            body=render_template("auth/email/verify.txt", user=user, link=link),
-        )
-    return _deliver(message, user, "verification")
+    return _send(user, _l("Confirm your e-mail address"), "auth/email/verify.txt", link)
 
 
 def send_reset_mail(user: User, link: str) -> bool:
-    with force_locale(user.language):
-        message = MailMessage(
-            subject=_("Reset your password"),
-            recipients=[user.email],
-            body=render_template("auth/email/reset.txt", user=user, link=link),
-        )
-    return _deliver(message, user, "password reset")
+    return _send(user, _l("Reset your password"), "auth/email/reset.txt", link)
 
 
-def _deliver(message: MailMessage, user: User, kind: str) -> bool:
-    """Send; False (and a log line) if the mail server failed or timed out.
+def _send(user: User, subject, template: str, link: str) -> bool:
+    """Send one account e-mail in the user's language; False if the mail server failed.
 
     The caller tells the user. An e-mail that could not go out never loses the
     account, and never holds the request longer than MAIL_TIMEOUT per step.
     """
+    with force_locale(user.language):
+        message = MailMessage(
+            subject=str(subject),
+            recipients=[user.email],
+            body=render_template(template, user=user, link=link),
+        )
     try:
         mail.send(message)
     except (smtplib.SMTPException, OSError) as error:
-        current_app.logger.warning("%s e-mail to user %s not sent: %s", kind, user.id, error)
+        current_app.logger.warning("e-mail %s to user %s not sent: %s", template, user.id, error)
         return False
     return True

@@ -86,7 +86,13 @@ def resend_verification():
         services.resend_verification(form.email.data)
         flash(_("If an unconfirmed account uses this e-mail, we sent it a new link."), "info")
         return redirect(url_for("auth.login"))
-    return render_template("auth/resend_verification.html", form=form)
+    return render_template(
+        "auth/email_link.html",
+        form=form,
+        heading=_("Confirm your e-mail"),
+        intro=_("Open the link in the e-mail we sent you. The link works for 48 hours. "
+                "No e-mail? Check the spam folder or send a new link."),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -129,7 +135,13 @@ def request_reset():
                     "The link works for one hour."), "info")
             return redirect(url_for("auth.login"))
         flash(_("The e-mail could not be sent right now. Try again in a few minutes."), "warning")
-    return render_template("auth/request_reset.html", form=form)
+    return render_template(
+        "auth/email_link.html",
+        form=form,
+        heading=_("Reset password"),
+        intro=_("Enter the e-mail of your account and we will send you a link "
+                "to set a new password."),
+    )
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
