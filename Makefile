@@ -50,7 +50,7 @@ extract-messages: $(VENV)/.installed
 
 update-translations: extract-messages
 	$(BIN)/pybabel update -i mailer/translations/messages.pot -d mailer/translations \
-	  --no-location --omit-header --ignore-obsolete
+	  --ignore-obsolete
 
 .env:
 	cp .env.example .env
