@@ -94,5 +94,5 @@ def test_flask_mail_sink_command_stores_what_it_receives(tmp_path):
         stored = list((tmp_path / "mail" / "new").iterdir())
         assert len(stored) == 1 and b"Subject: Hello sink" in stored[0].read_bytes()
     finally:
-        sink.send_signal(signal.SIGINT)
-        sink.wait(timeout=10)
+        sink.send_signal(signal.SIGTERM)
+        assert sink.wait(timeout=10) == 0, "the sink stops cleanly on SIGTERM"

@@ -1,7 +1,8 @@
 """Development helpers: the local mail sink and the crontab-file scheduler."""
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -28,12 +29,22 @@ def mail_sink(host, port):
     controller.start()
     click.echo(f"Mail sink on {host}:{port}, storing into {directory}")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        _wait_for_stop_signal()
     finally:
         controller.stop()
+
+
+def _wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM.
+
+    Handlers are set explicitly: a process started in the background by a
+    non-interactive shell (as `make run` does) inherits SIGINT as ignored.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(3600):
+        pass
 
 
 @click.command("scheduler")
