@@ -1,0 +1,99 @@
+"""Placeholders in messages: ``{{ client.full_name }}``, ``{{ client.email }}``.
+
+A message's subject and body are Jinja text with a deliberately small
+language: the two placeholders, a few string filters and ``{% if %}``.
+``check`` walks the parsed template and refuses anything else (loops,
+includes, globals, arithmetic, other attributes), so a mistake is found when
+the message is saved, not when it is sent, and no template can reach outside
+or run long. Rendering also happens in Jinja's sandbox, as a second wall.
+Plain text: nothing is HTML-escaped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+PLACEHOLDERS = ("{{ client.full_name }}", "{{ client.email }}")
+CLIENT_FIELDS = frozenset({"full_name", "email"})
+FILTERS = frozenset(
+    {"upper", "lower", "title", "capitalize", "trim", "default", "d", "replace", "truncate"}
+)
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Const, nodes.If,
+    nodes.CondExpr, nodes.And, nodes.Or, nodes.Not, nodes.Compare, nodes.Operand,
+    nodes.Concat, nodes.Name, nodes.Getattr, nodes.Filter,
+)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What a message may know about the client it is sent to."""
+
+    email: str
+    full_name: str
+
+
+SAMPLE_RECIPIENT = Recipient(email="anna.petrova@example.com", full_name="Анна Петрова")
+
+
+class TemplateProblem(ValueError):
+    """Why a text cannot be used as a message.
+
+    ``kind`` is ``syntax`` (``detail``: the line number), ``placeholder``
+    (``detail``: what was written) or ``construct`` (``detail``: what it is),
+    so the form can say it in the user's language.
+    """
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+_environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                    keep_trailing_newline=True)
+_environment.globals.clear()
+
+
+def _parse(source: str) -> nodes.Template:
+    try:
+        return _environment.parse(source)
+    except TemplateSyntaxError as error:
+        raise TemplateProblem("syntax", str(error.lineno)) from None
+
+
+def _check_node(node: nodes.Node) -> None:
+    if not isinstance(node, _ALLOWED_NODES):
+        raise TemplateProblem("construct", type(node).__name__)
+    if isinstance(node, nodes.Name) and node.name != "client":
+        raise TemplateProblem("placeholder", node.name)
+    if isinstance(node, nodes.Getattr):
+        if not (isinstance(node.node, nodes.Name) and node.node.name == "client"
+                and node.attr in CLIENT_FIELDS):
+            raise TemplateProblem("placeholder", _dotted(node))
+    if isinstance(node, nodes.Filter) and node.name not in FILTERS:
+        raise TemplateProblem("construct", f"|{node.name}")
+    for child in node.iter_child_nodes():
+        _check_node(child)
+
+
+def _dotted(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Getattr):
+        return f"{_dotted(node.node)}.{node.attr}"
+    return getattr(node, "name", "…")
+
+
+def check(source: str) -> None:
+    """Raise TemplateProblem unless ``source`` uses only what messages may use."""
+    _check_node(_parse(source))
+
+
+def render(source: str, recipient: Recipient) -> str:
+    """``source`` with the recipient's placeholders filled in (checked first)."""
+    check(source)
+    try:
+        return _environment.from_string(source).render(client=recipient)
+    except TemplateError as error:
+        raise TemplateProblem("construct", str(error)) from None
