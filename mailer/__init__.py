@@ -93,9 +93,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from mailer.auth import bp as auth_bp
+    from mailer.mailings import bp as mailings_bp
     from mailer.main import bp as main_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(mailings_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     if app.config["APP_ENV"] == "development":
         from mailer.devmail import bp as devmail_bp

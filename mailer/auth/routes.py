@@ -13,6 +13,7 @@ from mailer.auth.forms import (
     ResetPasswordForm,
 )
 from mailer.extensions import limiter
+from mailer.form_errors import attach_error
 from mailer.navigation import safe_next_url
 
 
@@ -25,11 +26,7 @@ def _account_mail_limit() -> str:
 
 
 def _form_error(form, error: services.AccountError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
+    attach_error(form, error.message, error.field)
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -1,0 +1,132 @@
+"""Clients: list and search, add, edit, delete, CSV import and export, JSON search."""
+from datetime import date
+
+from flask import (
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from mailer.form_errors import attach_error
+from mailer.mailings import bp, client_csv, client_services as services
+from mailer.mailings.client_forms import ClientForm, ImportClientsForm
+from mailer.models import Client
+from mailer.ownership import own_or_404
+
+
+@bp.route("/clients/")
+def list_clients():
+    q = request.args.get("q", "").strip()
+    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int))
+    return render_template("mailings/clients/list.html", page=page, q=q)
+
+
+def _data(form: ClientForm) -> services.ClientData:
+    return services.ClientData(
+        email=form.email.data, full_name=form.full_name.data or "", comment=form.comment.data or ""
+    )
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+def new_client():
+    form = ClientForm()
+    if form.validate_on_submit():
+        try:
+            client = services.create_client(current_user, _data(form))
+        except services.ClientError as error:
+            attach_error(form, error.message, error.field)
+        else:
+            flash(_("Client %(email)s added.", email=client.email), "success")
+            return redirect(url_for("mailings.list_clients"))
+    return render_template("mailings/clients/form.html", form=form, client=None)
+
+
+@bp.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
+def edit_client(client_id: int):
+    client = own_or_404(Client, client_id, current_user)
+    form = ClientForm(obj=client)
+    if form.validate_on_submit():
+        try:
+            services.update_client(client, _data(form))
+        except services.ClientError as error:
+            attach_error(form, error.message, error.field)
+        else:
+            flash(_("Client %(email)s saved.", email=client.email), "success")
+            return redirect(url_for("mailings.list_clients"))
+    return render_template("mailings/clients/form.html", form=form, client=client)
+
+
+@bp.route("/clients/<int:client_id>/delete", methods=["POST"])
+def delete_client(client_id: int):
+    client = own_or_404(Client, client_id, current_user)
+    email = client.email
+    services.delete_client(client)
+    flash(_("Client %(email)s deleted.", email=email), "success")
+    return redirect(url_for("mailings.list_clients"))
+
+
+@bp.route("/clients/import", methods=["GET", "POST"])
+def import_clients():
+    form = ImportClientsForm()
+    report = None
+    if form.validate_on_submit():
+        try:
+            report = services.import_clients(
+                current_user, form.file.data.read(), skip_rejected=form.skip_rejected.data
+            )
+        except services.ClientError as error:
+            attach_error(form, error.message, error.field)
+        else:
+            if report.applied and not report.rejected:
+                flash(_("Import done. Added: %(added)d, updated: %(updated)d, "
+                        "unchanged: %(unchanged)d.", added=report.added,
+                        updated=report.updated, unchanged=report.unchanged), "success")
+                return redirect(url_for("mailings.list_clients"))
+    # Rejected rows are shown on this page: with the file refused, or as the
+    # list of what was skipped.
+    return render_template(
+        "mailings/clients/import.html",
+        form=form,
+        report=report,
+        columns=client_csv.COLUMNS,
+        limits={"name": client_csv.FULL_NAME_MAX, "comment": client_csv.COMMENT_MAX},
+    )
+
+
+@bp.route("/clients/export.csv")
+def export_clients():
+    lines = client_csv.export_lines(services.export_rows(current_user))
+    filename = f"clients-{date.today().isoformat()}.csv"
+    return Response(
+        stream_with_context((line.encode("utf-8") for line in lines)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _search_text(client: Client) -> str:
+    return f"{client.full_name} <{client.email}>" if client.full_name else client.email
+
+
+@bp.route("/clients/search.json")
+def search_clients():
+    found = services.search_clients(
+        current_user, request.args.get("q", ""), request.args.get("page", 1, type=int)
+    )
+    return jsonify(
+        results=[
+            {"id": c.id, "text": _search_text(c), "unsubscribed": c.unsubscribed_at is not None}
+            for c in found.clients
+        ],
+        more=found.more,
+    )

@@ -1,0 +1,220 @@
+"""Clients: the recipients a user keeps. Create, change, delete, find, import, export.
+
+Services validate, store and commit; they raise ``ClientError`` (with the
+form field it concerns) and never touch the request, flash or the session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from mailer.extensions import db
+from mailer.mailings import client_csv
+from mailer.mailings.errors import WorkspaceError
+from mailer.models import Client, User
+
+PER_PAGE = 25
+SEARCH_PER_PAGE = 50
+# Existing clients are looked up with IN lists of this many e-mails.
+LOOKUP_CHUNK = 1000
+EXPORT_BATCH = 1000
+
+
+class ClientError(WorkspaceError):
+    """A client (or a file of clients) the service refuses."""
+
+
+@dataclass
+class ClientData:
+    email: str
+    full_name: str = ""
+    comment: str = ""
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    valid: int = 0  # rows that could be imported
+    rejected: list[client_csv.RejectedRow] = field(default_factory=list)
+    applied: bool = False  # False: nothing was written
+
+
+def _clean(data: ClientData) -> client_csv.ClientFields:
+    try:
+        return client_csv.clean_fields(data.email, data.full_name, data.comment)
+    except client_csv.FieldProblem as problem:
+        raise ClientError(problem.message, field=problem.field) from None
+
+
+def _email_taken() -> ClientError:
+    return ClientError(_l("You already have a client with this e-mail."), field="email")
+
+
+def _owner_has_email(owner_id: int, email: str, except_id: int | None = None) -> bool:
+    query = sa.select(Client.id).where(Client.owner_id == owner_id, Client.email == email)
+    if except_id is not None:
+        query = query.where(Client.id != except_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _commit_or_email_taken() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone added the same address between our check and the write.
+        db.session.rollback()
+        raise _email_taken() from None
+
+
+def create_client(owner: User, data: ClientData) -> Client:
+    fields = _clean(data)
+    if _owner_has_email(owner.id, fields.email):
+        raise _email_taken()
+    client = Client(
+        owner_id=owner.id, email=fields.email, full_name=fields.full_name, comment=fields.comment
+    )
+    db.session.add(client)
+    _commit_or_email_taken()
+    return client
+
+
+def update_client(client: Client, data: ClientData) -> None:
+    fields = _clean(data)
+    if fields.email != client.email and _owner_has_email(client.owner_id, fields.email, client.id):
+        raise _email_taken()
+    client.email = fields.email
+    client.full_name = fields.full_name
+    client.comment = fields.comment
+    _commit_or_email_taken()
+
+
+def delete_client(client: Client) -> None:
+    """The client leaves every mailing; past deliveries keep the address they went to."""
+    db.session.delete(client)
+    db.session.commit()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search(owner: User, q: str | None) -> sa.Select:
+    query = sa.select(Client).where(Client.owner_id == owner.id)
+    q = (q or "").strip()
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        query = query.where(
+            sa.or_(
+                Client.email.ilike(pattern, escape="\\"),
+                Client.full_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return query.order_by(Client.email, Client.id)
+
+
+def clients_page(owner: User, q: str | None, page: int):
+    """The owner's clients matching ``q`` (e-mail or name), by e-mail; a Pagination."""
+    return db.paginate(_search(owner, q), page=page, per_page=PER_PAGE, error_out=False)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    clients: list[Client]
+    more: bool
+
+
+def search_clients(owner: User, q: str | None, page: int) -> SearchPage:
+    """One page (of 50) of the owner's clients matching ``q``, for a remote select box."""
+    page = max(page, 1)
+    found = db.session.scalars(
+        _search(owner, q).offset((page - 1) * SEARCH_PER_PAGE).limit(SEARCH_PER_PAGE + 1)
+    ).all()
+    return SearchPage(clients=list(found[:SEARCH_PER_PAGE]), more=len(found) > SEARCH_PER_PAGE)
+
+
+def _existing_clients(owner: User, emails: list[str]) -> dict[str, tuple[int, str, str]]:
+    """The owner's clients with these e-mails: email → (id, full name, comment)."""
+    existing: dict[str, tuple[int, str, str]] = {}
+    for start in range(0, len(emails), LOOKUP_CHUNK):
+        chunk = emails[start:start + LOOKUP_CHUNK]
+        rows = db.session.execute(
+            sa.select(Client.email, Client.id, Client.full_name, Client.comment).where(
+                Client.owner_id == owner.id, Client.email.in_(chunk)
+            )
+        )
+        for email, client_id, full_name, comment in rows:
+            existing[email] = (client_id, full_name, comment)
+    return existing
+
+
+def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport:
+    """Add the file's new e-mails and update the name and comment of known ones.
+
+    All or nothing: if a row is rejected, nothing is written unless
+    ``skip_rejected``. Unsubscribed clients stay unsubscribed. Raises
+    ClientError (field ``file``) when the file cannot be read at all.
+    """
+    try:
+        parsed = client_csv.parse_clients(raw)
+    except client_csv.UnreadableFile as error:
+        raise ClientError(error.message, field="file") from None
+    report = ImportReport(rejected=parsed.rejected, valid=len(parsed.rows))
+    if parsed.rejected and not skip_rejected:
+        return report
+
+    existing = _existing_clients(owner, [row.client.email for row in parsed.rows])
+    new_rows, changed_rows = [], []
+    for row in parsed.rows:
+        fields = row.client
+        known = existing.get(fields.email)
+        if known is None:
+            new_rows.append({
+                "owner_id": owner.id,
+                "email": fields.email,
+                "full_name": fields.full_name,
+                "comment": fields.comment,
+            })
+        elif (known[1], known[2]) != (fields.full_name, fields.comment):
+            changed_rows.append(
+                {"id": known[0], "full_name": fields.full_name, "comment": fields.comment}
+            )
+        else:
+            report.unchanged += 1
+    try:
+        if new_rows:
+            db.session.execute(sa.insert(Client), new_rows)
+        if changed_rows:
+            db.session.execute(sa.update(Client), changed_rows)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ClientError(
+            _l("Your clients changed while the file was being imported. Upload it again."),
+            field="file",
+        ) from None
+    report.added = len(new_rows)
+    report.updated = len(changed_rows)
+    report.applied = True
+    return report
+
+
+def export_rows(owner: User) -> Iterator[tuple]:
+    """(email, full name, comment, unsubscribed time) of every client, by e-mail, read in batches."""
+    query = (
+        sa.select(Client.email, Client.full_name, Client.comment, Client.unsubscribed_at)
+        .where(Client.owner_id == owner.id)
+        .order_by(Client.email, Client.id)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+
+    def rows() -> Iterator[tuple]:
+        for row in db.session.execute(query):
+            yield tuple(row)
+
+    return rows()
