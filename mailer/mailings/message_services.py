@@ -1,0 +1,111 @@
+"""Messages: validated placeholders at save time, never at send time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from mailer import message_template
+from mailer.extensions import db
+from mailer.mailings.errors import WorkspaceError
+from mailer.models import Client, Mailing, Message, User
+
+
+@dataclass
+class MessageData:
+    subject: str
+    body: str
+
+
+def _problem_text(problem: message_template.TemplateProblem):
+    if problem.kind == "syntax":
+        return _l("Template error on line %(line)s: check the {{ }} and {%% %%} pairs.",
+                  line=problem.detail)
+    if problem.kind == "placeholder":
+        return _l("Unknown placeholder “%(name)s”. Use {{ client.full_name }} or {{ client.email }}.",
+                  name=problem.detail)
+    return _l("“%(what)s” is not allowed in a message: use only placeholders, "
+              "simple filters and {%% if %%}.", what=problem.detail)
+
+
+def _validate(data: MessageData) -> None:
+    if "\n" in data.subject or "\r" in data.subject:
+        raise WorkspaceError(_l("The subject must be one line."), field="subject")
+    for field in ("subject", "body"):
+        try:
+            message_template.check(getattr(data, field))
+        except message_template.TemplateProblem as problem:
+            raise WorkspaceError(_problem_text(problem), field=field) from None
+
+
+def create_message(owner: User, data: MessageData) -> Message:
+    _validate(data)
+    message = Message(owner=owner, subject=data.subject, body=data.body)
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def update_message(message: Message, data: MessageData) -> None:
+    _validate(data)
+    message.subject = data.subject
+    message.body = data.body
+    db.session.commit()
+
+
+def mailings_using(message: Message) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count(Mailing.id)).where(Mailing.message_id == message.id)
+    )
+
+
+def delete_message(message: Message) -> None:
+    """Refused while a mailing uses the message (the mailing would lose its text)."""
+    used_by = mailings_using(message)
+    if used_by:
+        raise WorkspaceError(
+            _l("This message is used by %(count)d mailing(s). Change or delete them first.",
+               count=used_by)
+        )
+    db.session.delete(message)
+    db.session.commit()
+
+
+def preview(message: Message, owner: User) -> tuple[str, str, message_template.Recipient]:
+    """Subject and body rendered for the owner's first client (or a sample one)."""
+    client = db.session.scalar(
+        sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
+    )
+    recipient = (
+        message_template.Recipient(email=client.email, full_name=client.full_name)
+        if client is not None
+        else message_template.SAMPLE_RECIPIENT
+    )
+    return (
+        message_template.render(message.subject, recipient),
+        message_template.render(message.body, recipient),
+        recipient,
+    )
+
+
+def messages_page(owner: User, page: int):
+    """The owner's messages, newest first (a Flask-SQLAlchemy Pagination)."""
+    query = (
+        sa.select(Message)
+        .where(Message.owner_id == owner.id)
+        .order_by(Message.updated_at.desc(), Message.id.desc())
+    )
+    return db.paginate(query, page=page, per_page=25, error_out=False)
+
+
+def usage_counts(messages: list[Message]) -> dict[int, int]:
+    """How many mailings use each of these messages, in one query."""
+    if not messages:
+        return {}
+    rows = db.session.execute(
+        sa.select(Mailing.message_id, sa.func.count(Mailing.id))
+        .where(Mailing.message_id.in_([m.id for m in messages]))
+        .group_by(Mailing.message_id)
+    )
+    return dict(rows.all())

@@ -1,0 +1,153 @@
+"""Messages: CRUD, preview with placeholders, and template mistakes caught at save time."""
+import pytest
+import sqlalchemy as sa
+
+from mailer.models import Client, Message, Role
+from tests.conftest import submit
+from tests.workspace import make_mailing
+
+
+def save(client, url="/messages/new", **fields):
+    data = {"subject": "Hello {{ client.full_name }}", "body": "Dear {{ client.full_name }},\nnews.", **fields}
+    return submit(client, url, data, follow_redirects=True)
+
+
+@pytest.fixture
+def owner(make_user, auth):
+    user = make_user(email="user@example.com")
+    auth.login()
+    return user
+
+
+def test_create_message_and_preview_it_for_a_real_client(client, db, owner):
+    db.session.add(Client(owner=owner, email="anna@example.com", full_name="Анна Петрова"))
+    db.session.commit()
+
+    page = save(client).get_data(as_text=True)
+
+    assert "Message saved." in page
+    assert "Hello Анна Петрова" in page and "Dear Анна Петрова," in page
+    message = db.session.scalar(sa.select(Message))
+    assert message.owner_id == owner.id and message.subject == "Hello {{ client.full_name }}"
+
+
+def test_preview_without_clients_uses_a_sample_client(client, owner):
+    page = save(client).get_data(as_text=True)
+
+    assert "Hello Анна Петрова" in page and "anna.petrova@example.com" in page
+
+
+def test_edit_message(client, db, owner):
+    save(client)
+    message = db.session.scalar(sa.select(Message))
+
+    save(client, f"/messages/{message.id}/edit", subject="Changed", body="New body for {{ client.email }}")
+
+    db.session.expire_all()
+    assert (message.subject, message.body) == ("Changed", "New body for {{ client.email }}")
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"body": "Hi {{ client.phone }}"}, "Unknown placeholder"),
+    ({"body": "Hi {{ name }}"}, "Unknown placeholder"),
+    ({"subject": "Hi {{ client.nickname }}"}, "Unknown placeholder"),
+    ({"body": "Hi {{ client.full_name }"}, "Template error on line 1"),
+    ({"body": "line\n{% if client.email %}\nno end"}, "Template error on line"),
+    ({"body": "{{ client.__class__.__mro__ }}"}, "Unknown placeholder"),
+    ({"body": "{% for c in client.email %}x{% endfor %}"}, "is not allowed in a message"),
+    ({"body": "{{ client.email|center(999999999) }}"}, "is not allowed in a message"),
+    ({"body": "{% include '/etc/passwd' %}"}, "is not allowed in a message"),
+    ({"subject": "Hello\r\nBcc: victim@example.com"}, "The subject must be one line."),
+    ({"subject": ""}, "Enter a subject."),
+    ({"body": ""}, "Write the message."),
+    ({"subject": "x" * 256}, "Field cannot be longer than 255 characters."),
+])
+def test_bad_message_is_explained_at_save_time_and_nothing_is_written(client, db, owner, fields, words):
+    page = save(client, **fields).get_data(as_text=True)
+
+    assert words in page
+    assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+
+
+def test_bad_edit_changes_nothing(client, db, owner):
+    save(client)
+    message = db.session.scalar(sa.select(Message))
+
+    page = save(client, f"/messages/{message.id}/edit", subject="New", body="{{ client.phone }}")
+
+    assert "Unknown placeholder" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert message.subject == "Hello {{ client.full_name }}"
+
+
+def test_delete_message(client, db, owner):
+    save(client)
+    message = db.session.scalar(sa.select(Message))
+
+    page = submit(client, f"/messages/{message.id}/delete", {}, form_url="/messages/",
+                  follow_redirects=True)
+
+    assert "Message deleted." in page.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+
+
+def test_message_in_use_cannot_be_deleted(client, db, owner):
+    mailing = make_mailing(db, owner)
+
+    page = submit(client, f"/messages/{mailing.message_id}/delete", {}, form_url="/messages/",
+                  follow_redirects=True)
+
+    assert "used by 1 mailing" in page.get_data(as_text=True)
+    assert db.session.get(Message, mailing.message_id) is not None
+
+
+def test_list_shows_own_messages_with_their_use(client, db, owner, make_user):
+    other = make_user(email="other@example.com")
+    make_mailing(db, owner, subject="Mine, in use")
+    db.session.add(Message(owner=other, subject="Not mine", body="x"))
+    db.session.commit()
+
+    page = client.get("/messages/").get_data(as_text=True)
+
+    assert "Mine, in use" in page and "Not mine" not in page
+
+
+def test_empty_list_says_what_to_do(client, owner):
+    page = client.get("/messages/").get_data(as_text=True)
+
+    assert "No messages yet" in page and 'href="/messages/new"' in page
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/messages/{id}/edit"), ("post", "/messages/{id}/edit"),
+    ("get", "/messages/{id}/preview"), ("post", "/messages/{id}/delete"),
+])
+def test_another_users_message_is_404(client, db, make_user, auth, method, path):
+    stranger = make_user(email="stranger@example.com")
+    message = Message(owner=stranger, subject="Secret", body="secret body")
+    db.session.add(message)
+    db.session.commit()
+    make_user(email="user@example.com")
+    auth.login()
+
+    url = path.format(id=message.id)
+    if method == "get":
+        response = client.get(url)
+    else:
+        response = submit(client, url, {"subject": "Hacked", "body": "hacked"}, form_url="/messages/")
+
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Message, message.id).subject == "Secret"
+
+
+def test_managers_cannot_use_the_workspace(client, make_user, auth):
+    make_user(email="user@example.com", role=Role.MANAGER)
+    auth.login()
+
+    assert client.get("/messages/").status_code == 403
+    assert client.get("/messages/new").status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    assert client.get("/messages/").location.startswith("/auth/login")
