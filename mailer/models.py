@@ -248,7 +248,7 @@ class Mailing(db.Model):
 
     owner: so.Mapped[User] = so.relationship(back_populates="mailings")
     message: so.Mapped[Message] = so.relationship()
-    clients: so.WriteOnlyMapped[Client] = so.relationship(secondary=mailing_clients)
+    clients: so.WriteOnlyMapped[Client] = so.relationship(secondary=mailing_clients, passive_deletes=True)
     attempts: so.WriteOnlyMapped[Attempt] = so.relationship(
         back_populates="mailing", passive_deletes=True
     )

@@ -1,0 +1,141 @@
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from mailer.extensions import db
+from mailer.form_errors import attach_error
+from mailer.mailings import bp, mailing_services as services
+from mailer.mailings.errors import WorkspaceError
+from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
+from mailer.models import Client, Mailing, Message
+from mailer.ownership import own_or_404, owned
+
+
+@bp.route("/mailings/")
+def list_mailings():
+    page = services.mailings_page(current_user, request.args.get("page", 1, type=int))
+    return render_template(
+        "mailings/mailings/list.html",
+        page=page,
+        client_counts=services.client_counts(page.items),
+        last_attempts=services.last_attempts(page.items),
+        next_send=services.next_send_times,
+        frequency_labels=FREQUENCY_LABELS,
+    )
+
+
+def _choices(form: MailingForm, selected_client_ids: list[int]) -> None:
+    messages = db.session.scalars(owned(Message, current_user).order_by(Message.subject))
+    form.message_id.choices = [SelectChoice(m.id, m.subject) for m in messages]
+    chosen = []
+    if selected_client_ids:
+        chosen = db.session.scalars(
+            owned(Client, current_user).where(Client.id.in_(selected_client_ids)).order_by(Client.email)
+        )
+    form.client_ids.choices = [
+        SelectChoice(c.id, f"{c.full_name} <{c.email}>" if c.full_name else c.email) for c in chosen
+    ]
+
+
+def _data(form: MailingForm, timezone: str) -> services.MailingData:
+    return services.MailingData(
+        message_id=form.message_id.data,
+        client_ids=form.client_ids.data or [],
+        all_clients=form.all_clients.data,
+        start_local=form.start_at.data,
+        end_local=form.end_at.data,
+        frequency=form.frequency.data,
+        timezone=timezone,
+    )
+
+
+def _form_page(form: MailingForm, mailing: Mailing | None):
+    return render_template(
+        "mailings/mailings/form.html",
+        form=form,
+        mailing=mailing,
+        timezone=mailing.timezone if mailing else current_user.timezone,
+    )
+
+
+@bp.route("/mailings/new", methods=["GET", "POST"])
+def new_mailing():
+    form = MailingForm()
+    if request.method == "GET":
+        form.start_at.data, form.end_at.data = services.default_window(current_user)
+        form.message_id.data = request.args.get("message_id", type=int)
+    _choices(form, form.client_ids.data or [])
+    if form.validate_on_submit():
+        try:
+            mailing = services.create_mailing(current_user, _data(form, current_user.timezone))
+        except WorkspaceError as error:
+            attach_error(form, error.message, error.field)
+        else:
+            flash(_("Mailing saved."), "success")
+            return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
+    return _form_page(form, None)
+
+
+@bp.route("/mailings/<int:mailing_id>/edit", methods=["GET", "POST"])
+def edit_mailing(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    form = MailingForm()
+    if request.method == "GET":
+        local = services.local_window(mailing)
+        form.message_id.data = mailing.message_id
+        form.client_ids.data = services.client_ids_of(mailing)
+        form.start_at.data, form.end_at.data = local
+        form.frequency.data = mailing.frequency.value
+    _choices(form, form.client_ids.data or [])
+    if form.validate_on_submit():
+        try:
+            services.update_mailing(mailing, _data(form, mailing.timezone))
+        except WorkspaceError as error:
+            attach_error(form, error.message, error.field)
+        else:
+            flash(_("Mailing saved."), "success")
+            return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
+    return _form_page(form, mailing)
+
+
+@bp.route("/mailings/<int:mailing_id>")
+def show_mailing(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    return render_template(
+        "mailings/mailings/detail.html",
+        mailing=mailing,
+        next_times=services.next_send_times(mailing),
+        attempts=services.attempts_of(mailing),
+        client_count=services.client_counts([mailing]).get(mailing.id, 0),
+        frequency_labels=FREQUENCY_LABELS,
+    )
+
+
+def _status_change(mailing_id: int, change, done_message: str):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    try:
+        change(mailing)
+    except WorkspaceError as error:
+        flash(error.message, "danger")
+    else:
+        flash(done_message, "success")
+    return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
+
+
+@bp.route("/mailings/<int:mailing_id>/pause", methods=["POST"])
+def pause_mailing(mailing_id: int):
+    return _status_change(mailing_id, services.pause_mailing, _("Mailing paused."))
+
+
+@bp.route("/mailings/<int:mailing_id>/resume", methods=["POST"])
+def resume_mailing(mailing_id: int):
+    return _status_change(mailing_id, services.resume_mailing, _("Mailing resumed."))
+
+
+@bp.route("/mailings/<int:mailing_id>/delete", methods=["POST"])
+def delete_mailing(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    services.delete_mailing(mailing)
+    flash(_("Mailing deleted."), "success")
+    return redirect(url_for("mailings.list_mailings"))

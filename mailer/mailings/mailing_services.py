@@ -1,0 +1,318 @@
+"""Mailings: the one entry point for every change of a mailing's data or status.
+
+Web views, the admin, the CLI and the sending engine all go through these
+functions; each commits and then sends ``signals.mailing_changed``, which is
+what keeps cron in step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from mailer import schedule
+from mailer.auth.services import valid_timezone
+from mailer.extensions import db
+from mailer.mailings.errors import WorkspaceError
+from mailer.models import (
+    Attempt,
+    Client,
+    Frequency,
+    Mailing,
+    MailingStatus,
+    Message,
+    User,
+    mailing_clients,
+    utcnow,
+)
+from mailer.signals import mailing_changed
+
+SENDING_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
+EDITABLE_STATUSES = (
+    MailingStatus.CREATED, MailingStatus.RUNNING, MailingStatus.PAUSED, MailingStatus.FINISHED,
+)
+
+
+@dataclass
+class MailingData:
+    """What the owner enters; times are wall-clock times in ``timezone``."""
+
+    message_id: int | None
+    start_local: datetime | None
+    end_local: datetime | None
+    frequency: Frequency | str | None
+    timezone: str
+    client_ids: list[int] = field(default_factory=list)
+    all_clients: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    start_at: datetime
+    end_at: datetime
+    frequency: Frequency
+    timezone: str
+
+
+def _notify(mailing: Mailing, change: str) -> None:
+    mailing_changed.send(current_app._get_current_object(), mailing=mailing, change=change)
+
+
+def _window(data: MailingData, now: datetime) -> Window:
+    if not valid_timezone(data.timezone):
+        raise WorkspaceError(_l("Unknown time zone."), field="timezone")
+    if data.start_local is None:
+        raise WorkspaceError(_l("Enter the start date and time."), field="start_at")
+    if data.end_local is None:
+        raise WorkspaceError(_l("Enter the end date and time."), field="end_at")
+    try:
+        frequency = Frequency(data.frequency)
+    except ValueError:
+        raise WorkspaceError(_l("Choose how often to send."), field="frequency") from None
+    zone = ZoneInfo(data.timezone)
+    start = data.start_local.replace(tzinfo=zone, second=0, microsecond=0)
+    end = data.end_local.replace(tzinfo=zone, second=0, microsecond=0)
+    if end <= start:
+        raise WorkspaceError(_l("The end must be after the start."), field="end_at")
+    if end <= now:
+        raise WorkspaceError(
+            _l("This mailing would never send: its end is already in the past."), field="end_at"
+        )
+    return Window(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
+                  frequency, data.timezone)
+
+
+def _own_message(owner: User, message_id: int | None) -> Message:
+    message = None
+    if message_id is not None:
+        message = db.session.scalar(
+            sa.select(Message).where(Message.id == message_id, Message.owner_id == owner.id)
+        )
+    if message is None:
+        raise WorkspaceError(_l("Choose one of your messages."), field="message_id")
+    return message
+
+
+def _own_client_ids(owner: User, data: MailingData) -> list[int]:
+    if data.all_clients:
+        ids = list(db.session.scalars(
+            sa.select(Client.id).where(Client.owner_id == owner.id).order_by(Client.id)
+        ))
+    else:
+        wanted = sorted(set(data.client_ids))
+        ids = []
+        for chunk_start in range(0, len(wanted), 1000):
+            chunk = wanted[chunk_start:chunk_start + 1000]
+            ids += db.session.scalars(
+                sa.select(Client.id).where(Client.owner_id == owner.id, Client.id.in_(chunk))
+            ).all()
+        if len(ids) != len(wanted):
+            raise WorkspaceError(
+                _l("Some of the chosen clients do not exist. Reload the page and choose again."),
+                field="client_ids",
+            )
+    if not ids:
+        raise WorkspaceError(_l("Choose at least one client."), field="client_ids")
+    return ids
+
+
+def _set_clients(mailing: Mailing, client_ids: list[int]) -> None:
+    db.session.execute(sa.delete(mailing_clients).where(mailing_clients.c.mailing_id == mailing.id))
+    db.session.execute(
+        sa.insert(mailing_clients),
+        [{"mailing_id": mailing.id, "client_id": client_id} for client_id in client_ids],
+    )
+
+
+@dataclass(frozen=True)
+class _Checked:
+    window: Window
+    message: Message
+    client_ids: list[int]
+
+
+def _check(owner: User, data: MailingData, mailing: Mailing | None = None) -> _Checked:
+    """Validate everything before anything is changed."""
+    now = utcnow()
+    window = _window(data, now)
+    message = _own_message(owner, data.message_id)
+    client_ids = _own_client_ids(owner, data)
+    if not _anything_left_to_send(window, mailing, now):
+        raise WorkspaceError(
+            _l("No send time is left before the end: the last one has already been sent. "
+               "Move the end later or the start forward."),
+            field="end_at",
+        )
+    return _Checked(window, message, client_ids)
+
+
+def _anything_left_to_send(window: Window, mailing: Mailing | None, now: datetime) -> bool:
+    """A future occurrence, or a due one not yet attempted (it is sent at once)."""
+    args = (window.start_at, window.end_at, window.frequency.value, window.timezone)
+    if schedule.has_occurrence_after(*args, now):
+        return True
+    due = schedule.latest_due(*args, now)
+    if due is None:
+        return False
+    if mailing is None or mailing.id is None:
+        return True
+    return not db.session.scalar(sa.select(sa.exists().where(
+        Attempt.mailing_id == mailing.id, Attempt.occurrence_at == due)))
+
+
+def _assign(mailing: Mailing, checked: _Checked) -> None:
+    mailing.message = checked.message
+    mailing.start_at = checked.window.start_at
+    mailing.end_at = checked.window.end_at
+    mailing.frequency = checked.window.frequency
+    mailing.timezone = checked.window.timezone
+
+
+def create_mailing(owner: User, data: MailingData) -> Mailing:
+    checked = _check(owner, data)
+    mailing = Mailing(owner=owner, status=MailingStatus.CREATED)
+    _assign(mailing, checked)
+    db.session.add(mailing)
+    db.session.flush()
+    _set_clients(mailing, checked.client_ids)
+    db.session.commit()
+    _notify(mailing, "created")
+    return mailing
+
+
+def update_mailing(mailing: Mailing, data: MailingData) -> None:
+    if mailing.status not in EDITABLE_STATUSES:
+        raise WorkspaceError(_l("A stopped mailing cannot be changed."))
+    checked = _check(mailing.owner, data, mailing)
+    _assign(mailing, checked)
+    if mailing.status is MailingStatus.FINISHED:
+        mailing.status = MailingStatus.RUNNING if _has_attempts(mailing) else MailingStatus.CREATED
+    _set_clients(mailing, checked.client_ids)
+    db.session.commit()
+    _notify(mailing, "updated")
+
+
+def delete_mailing(mailing: Mailing) -> None:
+    db.session.delete(mailing)
+    db.session.commit()
+    _notify(mailing, "deleted")
+
+
+def pause_mailing(mailing: Mailing) -> None:
+    if mailing.status not in SENDING_STATUSES:
+        raise WorkspaceError(_l("Only a created or running mailing can be paused."))
+    mailing.status = MailingStatus.PAUSED
+    db.session.commit()
+    _notify(mailing, "paused")
+
+
+def resume_mailing(mailing: Mailing) -> None:
+    if mailing.status is MailingStatus.STOPPED:
+        raise WorkspaceError(
+            _l("A manager stopped this mailing; it cannot be resumed. Reason: %(reason)s",
+               reason=mailing.stop_reason or "—")
+        )
+    if mailing.status is not MailingStatus.PAUSED:
+        raise WorkspaceError(_l("Only a paused mailing can be resumed."))
+    if mailing.end_at <= utcnow():
+        mailing.status = MailingStatus.FINISHED
+    else:
+        mailing.status = MailingStatus.RUNNING if _has_attempts(mailing) else MailingStatus.CREATED
+    db.session.commit()
+    _notify(mailing, "resumed")
+
+
+def stop_mailing(mailing: Mailing, reason: str) -> None:
+    """A manager's decision: the owner cannot undo it."""
+    if mailing.status is MailingStatus.STOPPED:
+        return
+    mailing.status = MailingStatus.STOPPED
+    mailing.stop_reason = reason.strip() or None
+    db.session.commit()
+    _notify(mailing, "stopped")
+
+
+def finish_mailing(mailing: Mailing) -> None:
+    mailing.status = MailingStatus.FINISHED
+    db.session.commit()
+    _notify(mailing, "finished")
+
+
+def _has_attempts(mailing: Mailing) -> bool:
+    return db.session.scalar(
+        sa.select(sa.exists().where(Attempt.mailing_id == mailing.id))
+    )
+
+
+def next_send_times(mailing: Mailing, count: int = 5, now: datetime | None = None) -> list[datetime]:
+    """The next ``count`` occurrences after now (UTC), or none if it will not send."""
+    if mailing.status not in SENDING_STATUSES:
+        return []
+    return schedule.next_after(mailing.start_at, mailing.end_at, mailing.frequency.value,
+                               mailing.timezone, now or utcnow(), count)
+
+
+def client_ids_of(mailing: Mailing) -> list[int]:
+    return list(db.session.scalars(
+        sa.select(mailing_clients.c.client_id).where(mailing_clients.c.mailing_id == mailing.id)
+    ))
+
+
+def mailings_page(owner: User, page: int):
+    query = (
+        sa.select(Mailing)
+        .where(Mailing.owner_id == owner.id)
+        .options(sa.orm.joinedload(Mailing.message))
+        .order_by(Mailing.created_at.desc(), Mailing.id.desc())
+    )
+    return db.paginate(query, page=page, per_page=25, error_out=False)
+
+
+def client_counts(mailings: list[Mailing]) -> dict[int, int]:
+    if not mailings:
+        return {}
+    rows = db.session.execute(
+        sa.select(mailing_clients.c.mailing_id, sa.func.count())
+        .where(mailing_clients.c.mailing_id.in_([m.id for m in mailings]))
+        .group_by(mailing_clients.c.mailing_id)
+    )
+    return dict(rows.all())
+
+
+def last_attempts(mailings: list[Mailing]) -> dict[int, Attempt]:
+    """Each mailing's most recent attempt, in one query."""
+    if not mailings:
+        return {}
+    latest = (
+        sa.select(Attempt.mailing_id, sa.func.max(Attempt.id).label("attempt_id"))
+        .where(Attempt.mailing_id.in_([m.id for m in mailings]))
+        .group_by(Attempt.mailing_id)
+        .subquery()
+    )
+    attempts = db.session.scalars(sa.select(Attempt).join(latest, Attempt.id == latest.c.attempt_id))
+    return {attempt.mailing_id: attempt for attempt in attempts}
+
+
+def attempts_of(mailing: Mailing, limit: int = 50) -> list[Attempt]:
+    return list(db.session.scalars(
+        sa.select(Attempt).where(Attempt.mailing_id == mailing.id)
+        .order_by(Attempt.occurrence_at.desc()).limit(limit)
+    ))
+
+
+def local_window(mailing: Mailing) -> tuple[datetime, datetime]:
+    """The mailing's start and end as wall-clock times in its own zone (for the form)."""
+    zone = ZoneInfo(mailing.timezone)
+    return (mailing.start_at.astimezone(zone).replace(tzinfo=None),
+            mailing.end_at.astimezone(zone).replace(tzinfo=None))
+
+
+def default_window(owner: User) -> tuple[datetime, datetime]:
+    """A starting suggestion for the form: the next full hour, for four weeks."""
+    zone = ZoneInfo(owner.timezone)
+    start = (datetime.now(zone) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    return start.replace(tzinfo=None), (start + timedelta(weeks=4)).replace(tzinfo=None)

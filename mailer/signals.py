@@ -1,0 +1,12 @@
+"""Events other parts of the app react to.
+
+``mailing_changed`` is sent by the mailing service after every committed
+create, update, delete and status change, with ``mailing`` and ``change``
+(one of CHANGES). The scheduler keeps cron in step by listening to it.
+"""
+from blinker import Namespace
+
+_signals = Namespace()
+
+mailing_changed = _signals.signal("mailing-changed")
+CHANGES = ("created", "updated", "deleted", "paused", "resumed", "stopped", "finished")
