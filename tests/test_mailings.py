@@ -145,14 +145,26 @@ def test_edit_moves_the_schedule_and_replaces_the_clients(client, db, owner, mat
 
 def test_edit_form_shows_the_saved_values(client, db, owner, material):
     message, clients = material
-    create(client, form_data(message, clients))
+    create(client, form_data(message, clients[:2]))
     mailing = db.session.scalar(sa.select(Mailing))
 
     page = client.get(f"/mailings/{mailing.id}/edit").get_data(as_text=True)
 
     assert 'value="2027-03-10T09:00"' in page and 'value="2027-06-01T09:00"' in page
-    assert "Client 0 &lt;c0@example.com&gt;" in page
+    assert "Client 0 &lt;c0@example.com&gt;" in page and "c2@example.com" not in page
+    assert 'id="all_clients" name="all_clients" type="checkbox" value="y">' in page
     assert "America/New_York" in page
+
+
+def test_edit_form_of_a_mailing_to_every_client_ticks_all_clients(client, db, owner, material):
+    message, clients = material
+    create(client, form_data(message, clients))
+    mailing = db.session.scalar(sa.select(Mailing))
+
+    page = client.get(f"/mailings/{mailing.id}/edit").get_data(as_text=True)
+
+    assert 'checked class="form-check-input" id="all_clients"' in page
+    assert "c0@example.com" not in page
 
 
 def test_bad_edit_changes_nothing(client, db, owner, material):

@@ -84,7 +84,10 @@ def edit_mailing(mailing_id: int):
     if request.method == "GET":
         local = services.local_window(mailing)
         form.message_id.data = mailing.message_id
-        form.client_ids.data = services.client_ids_of(mailing)
+        if services.has_every_client(mailing):
+            form.all_clients.data = True
+        else:
+            form.client_ids.data = services.client_ids_of(mailing)
         form.start_at.data, form.end_at.data = local
         form.frequency.data = mailing.frequency.value
     _choices(form, form.client_ids.data or [])

@@ -262,6 +262,13 @@ def client_ids_of(mailing: Mailing) -> list[int]:
     ))
 
 
+def has_every_client(mailing: Mailing) -> bool:
+    """Whether the mailing goes to all of its owner's clients (the edit form then says so)."""
+    owned = sa.select(sa.func.count(Client.id)).where(Client.owner_id == mailing.owner_id)
+    chosen = sa.select(sa.func.count()).where(mailing_clients.c.mailing_id == mailing.id)
+    return db.session.scalar(sa.select(owned.scalar_subquery() == chosen.scalar_subquery())) is True
+
+
 def mailings_page(owner: User, page: int):
     query = (
         sa.select(Mailing)

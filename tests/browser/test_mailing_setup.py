@@ -1,4 +1,6 @@
 """In a real browser: a user sets up a mailing and sees when it will send, in their own zone."""
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 
 from mailer.models import Client, Mailing, Message, mailing_clients
@@ -10,6 +12,8 @@ def test_user_sets_up_a_mailing_and_sees_the_next_five_sends_in_new_york_time(pa
     db.session.add(Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}"))
     db.session.add_all([Client(owner=owner, email=f"client{n:04}@example.com", full_name=f"Client {n:04}")
                         for n in range(1500)])
+    db.session.add(Client(owner=owner, email="gone@example.com", full_name="Gone Away",
+                          unsubscribed_at=datetime(2026, 1, 5, tzinfo=timezone.utc)))
     db.session.commit()
     sign_in(page, "anna@example.com")
 
@@ -17,6 +21,8 @@ def test_user_sets_up_a_mailing_and_sees_the_next_five_sends_in_new_york_time(pa
     assert "America/New_York" in page.locator("main form").inner_text()
     page.get_by_label("Message", exact=True).select_option(label="Spring news")
     picker = page.locator("#client_ids-ts-control")
+    picker.fill("gone@")
+    assert page.locator(".ts-dropdown .option", has_text="Gone Away").inner_text().endswith("unsubscribed")
     for wanted in ("Client 1234", "client0042@"):
         picker.fill(wanted)
         page.locator(".ts-dropdown .option", has_text=wanted).first.click()
