@@ -93,6 +93,9 @@ def test_seed_creates_demo_data_owned_by_the_demo_account_once(runner, db, clien
     assert owners == {demo.id}
     assert db.session.scalar(sa.select(Mailing)).owner_id == demo.id
     assert auth.login("demo@example.com", "demo-password").location == "/"
+    page = client.get(f"/mailings/{db.session.scalar(sa.select(Mailing.id))}").get_data(as_text=True)
+    assert page.split('class="next-send-times"', 1)[1].split("</ol>")[0].count("<li>") == 5
+    assert f">{counts['Client']}</dd>" in page  # the demo mailing goes to every demo client
 
 
 def test_seed_refuses_production(make_app):

@@ -5,24 +5,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import click
-import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
 from mailer.auth.services import find_user_by_email
 from mailer.extensions import db
-from mailer.models import (
-    Client,
-    Frequency,
-    Mailing,
-    MailingStatus,
-    Message,
-    Post,
-    Role,
-    User,
-    mailing_clients,
-    utcnow,
-)
+from mailer.mailings.mailing_services import MailingData, create_mailing
+from mailer.models import Client, Frequency, Message, Post, Role, User, utcnow
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ACCOUNTS = (
@@ -66,12 +55,8 @@ def _account(email: str, full_name: str, role: Role) -> tuple[User, bool]:
     return user, True
 
 
-def _tomorrow_at(zone: ZoneInfo, hour: int) -> datetime:
-    local = datetime.now(zone).date() + timedelta(days=1)
-    return datetime.combine(local, time(hour), tzinfo=zone).astimezone(ZoneInfo("UTC"))
-
-
 def _demo_data(owner: User, editor: User) -> None:
+    """Clients, messages, a weekly mailing (through the mailing service) and blog posts."""
     clients = [
         Client(owner=owner, email=email, full_name=name, comment=comment)
         for email, name, comment in DEMO_CLIENTS
@@ -87,28 +72,22 @@ def _demo_data(owner: User, editor: User) -> None:
         body="Hello {{ client.full_name }},\n\nthis is your monthly reminder.",
     )
     db.session.add_all([*clients, welcome, reminder])
-    zone = ZoneInfo(owner.timezone)
-    start = _tomorrow_at(zone, 10)
-    mailing = Mailing(
-        owner=owner,
-        message=welcome,
-        start_at=start,
-        end_at=start + timedelta(days=90),
-        timezone=owner.timezone,
-        frequency=Frequency.WEEKLY,
-        status=MailingStatus.CREATED,
-    )
-    db.session.add(mailing)
-    db.session.flush()
-    db.session.execute(
-        sa.insert(mailing_clients),
-        [{"mailing_id": mailing.id, "client_id": client.id} for client in clients],
-    )
     now = utcnow()
     db.session.add_all(
         Post(title=title, body=body, author=editor, published_at=now - timedelta(days=index))
         for index, (title, body) in enumerate(DEMO_POSTS)
     )
+    db.session.flush()
+    tomorrow = datetime.now(ZoneInfo(owner.timezone)).date() + timedelta(days=1)
+    start = datetime.combine(tomorrow, time(10))
+    create_mailing(owner, MailingData(
+        message_id=welcome.id,
+        start_local=start,
+        end_local=start + timedelta(days=90),
+        frequency=Frequency.WEEKLY,
+        timezone=owner.timezone,
+        all_clients=True,
+    ))
 
 
 @click.command("seed")
