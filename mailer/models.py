@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from mailer.database import UTCDateTime
 from mailer.extensions import db
 
 
@@ -29,31 +30,6 @@ def new_session_token() -> str:
 def normalize_email(email: str) -> str:
     """One spelling per address, so uniqueness is case-insensitive on every database."""
     return email.strip().lower()
-
-
-class UTCDateTime(sa.TypeDecorator):
-    """A timestamp stored in UTC and always read back timezone-aware.
-
-    SQLite keeps no zone, so without this a value would come back naive there
-    and aware on PostgreSQL.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use an aware one (UTC)")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
 
 def _enum(enum_class: type[enum.Enum], name: str) -> sa.Enum:
@@ -276,6 +252,12 @@ class Attempt(db.Model):
     server_response: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     sent_count: so.Mapped[int] = so.mapped_column(default=0)
     failed_count: so.Mapped[int] = so.mapped_column(default=0)
+    # True for a send asked for by hand (``force-mail --ignore-schedule``, "send now").
+    manual: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # The run that is sending holds the attempt until lease_until and renews it as
+    # it goes; a run that died lets the lease lapse and the next run takes over.
+    runner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    lease_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
     mailing: so.Mapped[Mailing] = so.relationship(back_populates="attempts")
     deliveries: so.WriteOnlyMapped[Delivery] = so.relationship(
@@ -303,6 +285,8 @@ class Delivery(db.Model):
     email: so.Mapped[str] = so.mapped_column(sa.String(254))
     status: so.Mapped[DeliveryStatus] = so.mapped_column(_enum(DeliveryStatus, "status"))
     server_reply: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The SMTP reply code; None when the connection failed before a reply.
+    smtp_code: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     attempt: so.Mapped[Attempt] = so.relationship(back_populates="deliveries")

@@ -1,0 +1,146 @@
+"""The Flask application factory: extensions, blueprints, error pages, headers, commands."""
+from __future__ import annotations
+
+
+import sqlalchemy as sa
+from flask import Flask, current_app, render_template, request, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from mailer import config as settings
+from mailer import database  # noqa: F401  (SQLite pragmas on every connection)
+from mailer.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment; ``config`` overrides (tests use it)."""
+    app = Flask(__name__, instance_path=str(settings.INSTANCE_PATH))
+    values = settings.settings_from_env()
+    values.update(config or {})
+    settings.check(values)
+    app.config.update(values)
+    app.config["TESTING"] = app.config["APP_ENV"] == "testing"
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def select_locale() -> str:
+    languages = settings.LANGUAGES
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if session.get("language") in languages:
+        return session["language"]
+    return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
+
+
+def select_timezone() -> str | None:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return None
+
+
+def register_extensions(app: Flask) -> None:
+    from mailer.models import User
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    cache.init_app(app)
+    mail.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_timezone="UTC",
+    )
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to open this page.")
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(session_token: str) -> User | None:
+        user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
+        if user is None or not user.active:
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from mailer.auth import bp as auth_bp
+    from mailer.mailings import bp as mailings_bp
+    from mailer.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(mailings_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    if app.config["APP_ENV"] == "development":
+        from mailer.devmail import bp as devmail_bp
+
+        app.register_blueprint(devmail_bp, url_prefix="/dev/mail")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    def render_error(code: int, message=None):
+        return render_template(f"errors/{code}.html", message=message), code
+
+    app.register_error_handler(403, lambda e: render_error(403))
+    app.register_error_handler(404, lambda e: render_error(404))
+    app.register_error_handler(405, lambda e: render_error(405))
+    app.register_error_handler(413, lambda e: render_error(413))
+    app.register_error_handler(429, lambda e: render_error(429))
+    app.register_error_handler(CSRFError, lambda e: render_error(400, "csrf"))
+    app.register_error_handler(400, lambda e: render_error(400))
+
+    @app.errorhandler(500)
+    def internal_error(error):
+        db.session.rollback()
+        return render_error(500)
+
+
+def register_security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import format_date, format_datetime, format_decimal, get_locale
+
+    from mailer.menu import menu_items
+
+    app.jinja_env.filters.update(
+        format_number=format_decimal, format_datetime=format_datetime, format_date=format_date
+    )
+
+    @app.context_processor
+    def helpers():
+        return {"menu_items": menu_items, "current_locale": lambda: str(get_locale())}
+
+
+def register_commands(app: Flask) -> None:
+    from mailer.cli import register
+
+    register(app)
