@@ -1,7 +1,6 @@
 """The Flask application factory: extensions, blueprints, error pages, headers, commands."""
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template, request, session
 from flask_babel import lazy_gettext as _l
@@ -83,9 +82,11 @@ def register_blueprints(app: Flask) -> None:
     from mailer.auth import bp as auth_bp
     from mailer.mailings import bp as mailings_bp
     from mailer.main import bp as main_bp
+    from mailer.unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(mailings_bp)
+    app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     if app.config["APP_ENV"] == "development":
         from mailer.devmail import bp as devmail_bp

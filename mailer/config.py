@@ -29,9 +29,15 @@ def load_env_file() -> None:
 
     ``MAILER_ENV_FILE`` set to an empty string disables it (tests do this).
     """
-    env_file = os.environ.get("MAILER_ENV_FILE", str(PROJECT_ROOT / ".env"))
+    env_file = env_file_path()
     if env_file:
         load_dotenv(env_file, override=False)
+
+
+def env_file_path() -> str | None:
+    """The env file settings come from (absolute, so cron scripts can bake it in); None if off."""
+    env_file = os.environ.get("MAILER_ENV_FILE", str(PROJECT_ROOT / ".env"))
+    return os.path.abspath(env_file) if env_file else None
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -70,6 +76,19 @@ def _path(name: str, default: Path) -> str:
         return str(default)
     path = Path(value)
     return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+def _delays(name: str, default: str) -> tuple[float, ...]:
+    value = os.environ.get(name, default)
+    try:
+        delays = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be seconds separated by commas (e.g. 5,30,120), got {value!r}"
+        ) from None
+    if any(delay < 0 for delay in delays):
+        raise ConfigError(f"{name} must not hold negative delays, got {value!r}")
+    return delays
 
 
 def settings_from_env() -> dict:
@@ -111,6 +130,10 @@ def settings_from_env() -> dict:
         "LANGUAGES": LANGUAGES,
         "CRONTAB_FILE": _path("CRONTAB_FILE", Path()) if os.environ.get("CRONTAB_FILE") else None,
         "MAILER_INSTANCE": os.environ.get("MAILER_INSTANCE", "default"),
+        "MAILER_ENV_FILE": env_file_path(),
+        "SCRIPTS_DIR": _path("SCRIPTS_DIR", PROJECT_ROOT / "scripts"),
+        "CRON_LOG": _path("CRON_LOG", INSTANCE_PATH / "logs" / "cron.log"),
+        "CRON_PYTHON": os.environ.get("CRON_PYTHON") or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -122,6 +145,10 @@ def settings_from_env() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 5) * 1024 * 1024,
+        "MAILING_SMTP_TIMEOUT": _int("MAILING_SMTP_TIMEOUT", 30),
+        "MAILING_BATCH_SIZE": _int("MAILING_BATCH_SIZE", 50),
+        "MAILING_RETRY_DELAYS": _delays("MAILING_RETRY_DELAYS", "5,30,120"),
+        "MAILING_LEASE_SECONDS": _int("MAILING_LEASE_SECONDS", 600),
     }
 
 
@@ -149,3 +176,9 @@ def check(config: dict) -> None:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
     if config["MAIL_TIMEOUT"] <= 0:
         raise ConfigError("MAIL_TIMEOUT must be a positive number of seconds")
+    if config["MAILING_SMTP_TIMEOUT"] <= 0:
+        raise ConfigError("MAILING_SMTP_TIMEOUT must be a positive number of seconds")
+    if config["MAILING_BATCH_SIZE"] < 1:
+        raise ConfigError("MAILING_BATCH_SIZE must be at least 1")
+    if config["MAILING_LEASE_SECONDS"] < 10:
+        raise ConfigError("MAILING_LEASE_SECONDS must be at least 10")

@@ -11,6 +11,7 @@ Plain text: nothing is HTML-escaped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
@@ -90,10 +91,23 @@ def check(source: str) -> None:
     _check_node(_parse(source))
 
 
+def compile(source: str) -> Callable[[Recipient], str]:  # noqa: A001 (the word fits)
+    """Check and compile ``source`` once; the result renders it for one recipient.
+
+    The sending engine compiles a message once per run and renders it per client.
+    """
+    check(source)
+    template = _environment.from_string(source)
+
+    def render_for(recipient: Recipient) -> str:
+        try:
+            return template.render(client=recipient)
+        except TemplateError as error:
+            raise TemplateProblem("construct", str(error)) from None
+
+    return render_for
+
+
 def render(source: str, recipient: Recipient) -> str:
     """``source`` with the recipient's placeholders filled in (checked first)."""
-    check(source)
-    try:
-        return _environment.from_string(source).render(client=recipient)
-    except TemplateError as error:
-        raise TemplateProblem("construct", str(error)) from None
+    return compile(source)(recipient)

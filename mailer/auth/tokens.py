@@ -9,9 +9,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"
+UNSUBSCRIBE = "unsubscribe"
 MAX_AGE = {
     VERIFY_EMAIL: timedelta(hours=48),
     RESET_PASSWORD: timedelta(hours=1),
+    # Unsubscribe links sit in old e-mails; a year keeps them useful and still lets them lapse.
+    UNSUBSCRIBE: timedelta(days=365),
 }
 
 

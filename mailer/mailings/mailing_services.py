@@ -236,6 +236,14 @@ def stop_mailing(mailing: Mailing, reason: str) -> None:
     _notify(mailing, "stopped")
 
 
+def record_run(mailing: Mailing) -> None:
+    """After a run: a created mailing that has sent is running; cron re-reads its next time."""
+    if mailing.status is MailingStatus.CREATED and _has_attempts(mailing):
+        mailing.status = MailingStatus.RUNNING
+    db.session.commit()
+    _notify(mailing, "ran")
+
+
 def finish_mailing(mailing: Mailing) -> None:
     mailing.status = MailingStatus.FINISHED
     db.session.commit()

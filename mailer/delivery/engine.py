@@ -1,0 +1,364 @@
+"""One run of a mailing: claim an occurrence, send to each client once, record the attempt.
+
+The cron script and ``flask force-mail`` both end up in ``run_mailing``.
+
+Exactly once: the Attempt row, unique on (mailing, occurrence), is the claim.
+The run that inserts it sends; a second run finds it and leaves, unless the
+first one died: a sending run holds a lease on its attempt and renews it with
+every batch, so once a lease has lapsed the next run takes the attempt over
+and carries on. Clients go out in id order, and each batch's Delivery rows are
+committed together, so a run killed mid-way is resumed without skipping
+anyone and resends at most the one batch it had not recorded.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from mailer import schedule
+from mailer.delivery import compose
+from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
+from mailer.extensions import db
+from mailer.message_template import TemplateProblem
+from mailer.models import (
+    Attempt,
+    AttemptStatus,
+    Client,
+    Delivery,
+    DeliveryStatus,
+    Mailing,
+    MailingStatus,
+    User,
+    mailing_clients,
+    utcnow,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_ID = 2
+EXIT_PARTIAL = 3
+CLIENT_PAGE = 500
+SENDING_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
+
+
+@dataclass
+class RunResult:
+    """What a run did, in one line for a person, and the exit status for the shell."""
+
+    line: str
+    exit_code: int = EXIT_OK
+    attempt_id: int | None = None
+
+
+class _LostClaim(Exception):
+    """Another run took the attempt over (our lease had lapsed)."""
+
+
+class _NotSending(Exception):
+    """The mailing was paused or stopped, or its owner blocked, during the run."""
+
+
+def _runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=current_app.config["MAILING_LEASE_SECONDS"])
+
+
+def _why_not_sending(mailing_id: int) -> str | None:
+    status, active = db.session.execute(
+        sa.select(Mailing.status, User.active).join(User, User.id == Mailing.owner_id)
+        .where(Mailing.id == mailing_id)
+    ).one()
+    if not active:
+        return "belongs to a blocked user"
+    if status not in SENDING_STATUSES:
+        return f"is {status.value}"
+    return None
+
+
+def run_mailing(
+    mailing_id: int,
+    *,
+    ignore_schedule: bool = False,
+    resume: bool = False,
+    now: datetime | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Serve the mailing's latest due occurrence (or, when told, send now / finish the last one)."""
+    now = now or utcnow()
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None:
+        return RunResult(f"mailing {mailing_id} does not exist", EXIT_BAD_ID)
+    refusal = _why_not_sending(mailing.id)
+    if refusal:
+        forced = ignore_schedule or resume
+        return RunResult(f"mailing {mailing.id} {refusal}: nothing sent",
+                         EXIT_FAILED if forced else EXIT_OK)
+    runner = _runner_id()
+    if resume:
+        claimed = _reopen_latest(mailing, runner)
+    elif ignore_schedule:
+        claimed = _claim(mailing, now.replace(microsecond=0), runner, manual=True)
+    else:
+        due = schedule.latest_due(mailing.start_at, mailing.end_at, mailing.frequency.value,
+                                  mailing.timezone, now)
+        if due is None:
+            return RunResult(f"mailing {mailing.id}: not due yet "
+                             f"(first send {mailing.start_at:%Y-%m-%d %H:%M} UTC)")
+        claimed = _claim(mailing, due, runner, manual=False)
+    if isinstance(claimed, RunResult):
+        _after_run(mailing, now)
+        return claimed
+    result = _send_attempt(mailing, claimed, runner, sleep)
+    _after_run(mailing, now)
+    return result
+
+
+# -- claiming ---------------------------------------------------------------
+
+def _claim(mailing: Mailing, occurrence: datetime, runner: str, manual: bool) -> Attempt | RunResult:
+    attempt = Attempt(mailing_id=mailing.id, occurrence_at=occurrence, status=AttemptStatus.SENDING,
+                      runner=runner, lease_until=utcnow() + _lease(), manual=manual,
+                      started_at=utcnow())
+    db.session.add(attempt)
+    try:
+        db.session.commit()
+        return attempt
+    except IntegrityError:
+        db.session.rollback()
+    existing = db.session.scalar(sa.select(Attempt).where(
+        Attempt.mailing_id == mailing.id, Attempt.occurrence_at == occurrence))
+    when = f"{occurrence:%Y-%m-%d %H:%M} UTC"
+    if existing.status is not AttemptStatus.SENDING:
+        return RunResult(f"mailing {mailing.id}: the {when} send is already done "
+                         f"({existing.status.value})", attempt_id=existing.id)
+    if _take_over(existing.id, runner, only_if_lapsed=True):
+        return existing
+    return RunResult(f"mailing {mailing.id}: another run is sending the {when} send",
+                     attempt_id=existing.id)
+
+
+def _take_over(attempt_id: int, runner: str, only_if_lapsed: bool) -> bool:
+    """Make this run the attempt's sender, atomically; False if another run holds it."""
+    lapsed = sa.or_(Attempt.lease_until.is_(None), Attempt.lease_until < utcnow())
+    condition = sa.and_(Attempt.status == AttemptStatus.SENDING, lapsed) if only_if_lapsed \
+        else sa.or_(Attempt.status != AttemptStatus.SENDING, lapsed)
+    taken = db.session.execute(
+        sa.update(Attempt).where(Attempt.id == attempt_id, condition)
+        .values(runner=runner, lease_until=utcnow() + _lease(), status=AttemptStatus.SENDING,
+                finished_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.commit()
+    return taken
+
+
+def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
+    """The latest attempt, to send to the clients it has not reached (or only deferred)."""
+    latest = db.session.scalar(
+        sa.select(Attempt).where(Attempt.mailing_id == mailing.id)
+        .order_by(Attempt.occurrence_at.desc(), Attempt.id.desc()).limit(1)
+    )
+    if latest is None:
+        return RunResult(f"mailing {mailing.id}: nothing to resume, it has not sent yet",
+                         EXIT_FAILED)
+    if not _take_over(latest.id, runner, only_if_lapsed=False):
+        return RunResult(f"mailing {mailing.id}: another run is sending it right now",
+                         EXIT_FAILED, latest.id)
+    db.session.execute(sa.delete(Delivery).where(
+        Delivery.attempt_id == latest.id, Delivery.status == DeliveryStatus.FAILED,
+        sa.or_(Delivery.smtp_code.is_(None), Delivery.smtp_code.between(400, 499)),
+    ))
+    db.session.commit()
+    db.session.refresh(latest)
+    return latest
+
+
+# -- sending ----------------------------------------------------------------
+
+def _unserved_clients(mailing_id: int, attempt_id: int) -> Iterator[tuple[int, str, str]]:
+    """Subscribed clients without a Delivery for this attempt, in id order, a page at a time."""
+    already = sa.select(Delivery.id).where(Delivery.attempt_id == attempt_id,
+                                           Delivery.client_id == Client.id)
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            sa.select(Client.id, Client.email, Client.full_name)
+            .join(mailing_clients, mailing_clients.c.client_id == Client.id)
+            .where(mailing_clients.c.mailing_id == mailing_id, Client.id > last_id,
+                   Client.unsubscribed_at.is_(None), ~sa.exists(already))
+            .order_by(Client.id).limit(CLIENT_PAGE)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1][0]
+
+
+@dataclass
+class _Progress:
+    attempt_id: int
+    runner: str
+    mailing_id: int
+    batch_size: int
+    renew_every: float
+    pending: list[dict] = field(default_factory=list)
+    last_commit: float = field(default_factory=time.monotonic)
+    last_sent_reply: str = ""
+    last_failed_reply: str = ""
+
+    def record(self, client_id: int, email: str, outcome: SendOutcome) -> None:
+        self.pending.append({
+            "attempt_id": self.attempt_id, "client_id": client_id, "email": email,
+            "status": DeliveryStatus.SENT if outcome.sent else DeliveryStatus.FAILED,
+            "server_reply": outcome.reply[:1000], "smtp_code": outcome.code,
+            "created_at": utcnow(),
+        })
+        if outcome.sent:
+            self.last_sent_reply = outcome.reply
+        else:
+            self.last_failed_reply = f"{email}: {outcome.reply}"
+        if (len(self.pending) >= self.batch_size
+                or time.monotonic() - self.last_commit > self.renew_every):
+            self.commit()
+
+    def commit(self) -> None:
+        """Record the batch and renew the lease in one transaction."""
+        renewed = db.session.execute(
+            sa.update(Attempt).where(Attempt.id == self.attempt_id, Attempt.runner == self.runner)
+            .values(lease_until=utcnow() + _lease())
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if not renewed:
+            db.session.rollback()
+            raise _LostClaim()
+        try:
+            if self.pending:
+                db.session.execute(sa.insert(Delivery), self.pending)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise _LostClaim() from None
+        self.pending.clear()
+        self.last_commit = time.monotonic()
+        refusal = _why_not_sending(self.mailing_id)
+        if refusal:
+            raise _NotSending(f"the mailing {refusal} now")
+
+
+def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
+                  sleep: Callable[[float], None]) -> RunResult:
+    config = current_app.config
+    attempt_id = attempt.id
+    try:
+        letter = compose.prepare(mailing)
+    except TemplateProblem as problem:
+        return _finish(mailing.id, attempt_id, f"the message cannot be rendered ({problem})")
+    progress = _Progress(attempt_id, runner, mailing.id, config["MAILING_BATCH_SIZE"],
+                         config["MAILING_LEASE_SECONDS"] / 3)
+    session = SmtpSession(SmtpSettings.from_config(config), sleep=sleep)
+    deferred: list[tuple[int, str, str, SendOutcome]] = []
+    stopped = None
+    try:
+        for client_id, email, full_name in _unserved_clients(mailing.id, attempt_id):
+            message = letter.for_client(client_id, email, full_name)
+            outcome = session.send(message, letter.envelope_from, email)
+            if outcome.temporary:
+                deferred.append((client_id, email, full_name, outcome))
+            else:
+                progress.record(client_id, email, outcome)
+        for index, (client_id, email, full_name, first) in enumerate(deferred):
+            message = letter.for_client(client_id, email, full_name)
+            try:
+                outcome = session.send(message, letter.envelope_from, email)
+            except ServerUnavailable:
+                for later_id, later_email, _name, later_first in deferred[index:]:
+                    progress.record(later_id, later_email, later_first)
+                raise
+            progress.record(client_id, email, outcome)
+        progress.commit()
+    except ServerUnavailable as error:
+        stopped = error.reason
+        _commit_quietly(progress)
+    except _NotSending as error:
+        stopped = str(error)
+    except _LostClaim:
+        db.session.rollback()
+        return RunResult(f"mailing {mailing.id}: another run took this send over", EXIT_FAILED,
+                         attempt_id)
+    finally:
+        session.close()
+    return _finish(mailing.id, attempt_id, stopped, progress)
+
+
+def _commit_quietly(progress: _Progress) -> None:
+    try:
+        progress.commit()
+    except (_LostClaim, _NotSending):
+        pass
+
+
+def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
+            progress: _Progress | None = None) -> RunResult:
+    counts = dict(db.session.execute(
+        sa.select(Delivery.status, sa.func.count()).where(Delivery.attempt_id == attempt_id)
+        .group_by(Delivery.status)
+    ).all())
+    sent = counts.get(DeliveryStatus.SENT, 0)
+    failed = counts.get(DeliveryStatus.FAILED, 0)
+    not_reached = sum(1 for _ in _unserved_clients(mailing_id, attempt_id)) if stopped else 0
+    if stopped:
+        status = AttemptStatus.PARTIAL if sent else AttemptStatus.FAILURE
+        response = f"Stopped: {stopped}."
+        if not_reached:
+            response += f" Not reached: {not_reached}."
+    elif failed == 0:
+        status = AttemptStatus.SUCCESS
+        response = (progress.last_sent_reply if progress and progress.last_sent_reply
+                    else "Nothing to send: no subscribed clients." if sent == 0 else "")
+    else:
+        status = AttemptStatus.FAILURE if sent == 0 else AttemptStatus.PARTIAL
+        response = f"Refused: {failed}. Last refusal: {progress.last_failed_reply}" \
+            if progress and progress.last_failed_reply else f"Refused: {failed}."
+    db.session.execute(
+        sa.update(Attempt).where(Attempt.id == attempt_id).values(
+            status=status, sent_count=sent, failed_count=failed, server_response=response,
+            finished_at=utcnow(), lease_until=None, runner=None,
+        ).execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    line = f"mailing {mailing_id}: {status.value}, sent {sent}, failed {failed}"
+    if not_reached:
+        line += f", not reached {not_reached}"
+    if status is not AttemptStatus.SUCCESS:
+        line += f" — {response}"
+    exit_code = {AttemptStatus.SUCCESS: EXIT_OK, AttemptStatus.PARTIAL: EXIT_PARTIAL}.get(
+        status, EXIT_FAILED)
+    return RunResult(line, exit_code, attempt_id)
+
+
+def _after_run(mailing: Mailing, now: datetime) -> None:
+    """A mailing that has sent is running; one with no occurrence left is finished."""
+    from mailer.mailings import mailing_services
+
+    db.session.refresh(mailing)
+    if mailing.status not in SENDING_STATUSES:
+        return
+    left = schedule.has_occurrence_after(mailing.start_at, mailing.end_at,
+                                         mailing.frequency.value, mailing.timezone,
+                                         max(now, utcnow()))
+    if not left:
+        mailing_services.finish_mailing(mailing)
+    else:
+        mailing_services.record_run(mailing)

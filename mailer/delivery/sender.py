@@ -1,0 +1,221 @@
+"""One SMTP session for a whole run: one message per recipient over one connection.
+
+Each send speaks MAIL / RCPT / DATA itself (rather than ``sendmail``) so the
+server's own reply is kept for every recipient. What the server says decides
+what happens:
+
+- 2xx: sent.
+- 5xx for a recipient or a message: that recipient failed; the run goes on.
+- 4xx for a recipient or a message: a temporary refusal; the engine retries
+  it once at the end of the run.
+- A dropped, refused or timed-out connection, or 421 ("closing"): reconnect
+  after the next back-off delay and send the same message again. When the
+  delays are used up the server counts as unreachable: ``ServerUnavailable``.
+- A reply that is not SMTP at all, or a 5xx to MAIL FROM or to the login
+  (the server refuses us, not the recipient): ``ServerUnavailable`` at once.
+
+Every network step has ``timeout`` seconds, so nothing waits for ever.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    timeout: float
+    retry_delays: tuple[float, ...] = (5, 30, 120)
+    use_tls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_config(cls, config) -> SmtpSettings:
+        return cls(
+            host=config["MAIL_SERVER"],
+            port=int(config["MAIL_PORT"]),
+            timeout=float(config["MAILING_SMTP_TIMEOUT"]),
+            retry_delays=tuple(config["MAILING_RETRY_DELAYS"]),
+            use_tls=bool(config["MAIL_USE_TLS"]),
+            use_ssl=bool(config["MAIL_USE_SSL"]),
+            username=config.get("MAIL_USERNAME"),
+            password=config.get("MAIL_PASSWORD"),
+        )
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What became of one message to one recipient."""
+
+    sent: bool
+    code: int | None
+    reply: str
+
+    @property
+    def temporary(self) -> bool:
+        return not self.sent and (self.code is None or 400 <= self.code < 500)
+
+
+class ServerUnavailable(Exception):
+    """The mail server cannot be used for this run; ``reason`` quotes what happened."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Reconnect(Exception):
+    """The connection is unusable; try again on a new one."""
+
+
+def _text(code: int, reply: bytes | str) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    reply = " ".join(reply.split())
+    return f"{code} {reply}".strip() if code and code > 0 else reply
+
+
+def _garbage(code: int, reply: bytes | str) -> ServerUnavailable:
+    return ServerUnavailable(f"the mail server answered something that is not SMTP: "
+                             f"{_text(0, reply)[:300]!r}")
+
+
+@dataclass
+class SmtpSession:
+    settings: SmtpSettings
+    sleep: Callable[[float], None] = time.sleep
+    connections_opened: int = 0
+    _connection: smtplib.SMTP | None = field(default=None, repr=False)
+
+    # -- connection -------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            if s.use_ssl:
+                connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
+                                              context=ssl.create_default_context())
+            else:
+                connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        except smtplib.SMTPConnectError as error:
+            if error.smtp_code == -1:
+                raise _garbage(error.smtp_code, error.smtp_error) from None
+            raise _Reconnect(f"the server refused the connection: "
+                             f"{_text(error.smtp_code, error.smtp_error)}") from None
+        self.connections_opened += 1
+        try:
+            connection.ehlo_or_helo_if_needed()
+            if s.use_tls:
+                connection.starttls(context=ssl.create_default_context())
+                connection.ehlo()
+            if s.username and s.password:
+                connection.login(s.username, s.password)
+        except smtplib.SMTPAuthenticationError as error:
+            _close(connection)
+            raise ServerUnavailable(f"the mail server refused our login: "
+                                    f"{_text(error.smtp_code, error.smtp_error)}") from None
+        except smtplib.SMTPResponseException as error:
+            _close(connection)
+            if error.smtp_code == -1:
+                raise _garbage(error.smtp_code, error.smtp_error) from None
+            raise _Reconnect(_text(error.smtp_code, error.smtp_error)) from None
+        except BaseException:
+            _close(connection)
+            raise
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            _close(self._connection)
+            self._connection = None
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            _close(self._connection)
+            self._connection = None
+
+    # -- sending ----------------------------------------------------------
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> SendOutcome:
+        """Send ``message`` to ``recipient`` alone; raises ServerUnavailable."""
+        payload = message.as_bytes()
+        failures = 0
+        while True:
+            try:
+                if self._connection is None:
+                    self._connection = self._connect()
+                return self._transaction(self._connection, payload, sender, recipient)
+            except (_Reconnect, smtplib.SMTPServerDisconnected, OSError) as error:
+                self._drop()
+                reason = _describe(error)
+                if failures >= len(self.settings.retry_delays):
+                    raise ServerUnavailable(
+                        f"the mail server stayed unreachable after {failures + 1} tries: {reason}"
+                    ) from None
+                self.sleep(self.settings.retry_delays[failures])
+                failures += 1
+
+    def _transaction(self, connection: smtplib.SMTP, payload: bytes, sender: str,
+                     recipient: str) -> SendOutcome:
+        code, reply = connection.mail(sender)
+        if code != 250:
+            self._after_refusal(connection, code, reply)
+            if 400 <= code < 500:
+                raise _Reconnect(_text(code, reply))
+            raise ServerUnavailable(f"the mail server refused our sender address: "
+                                    f"{_text(code, reply)}")
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            self._after_refusal(connection, code, reply)
+            return SendOutcome(False, code, _text(code, reply))
+        try:
+            code, reply = connection.data(payload)
+        except smtplib.SMTPDataError as error:  # DATA itself refused (no 354)
+            code, reply = error.smtp_code, error.smtp_error
+        if code != 250:
+            self._after_refusal(connection, code, reply)
+            return SendOutcome(False, code, _text(code, reply))
+        return SendOutcome(True, code, _text(code, reply))
+
+    def _after_refusal(self, connection: smtplib.SMTP, code: int, reply) -> None:
+        """Garbage and 421 end the connection; anything else resets the transaction."""
+        if code == -1:
+            self._drop()
+            raise _garbage(code, reply)
+        if code == 421:
+            raise _Reconnect(_text(code, reply))
+        try:
+            connection.rset()
+        except (smtplib.SMTPException, OSError) as error:
+            raise _Reconnect(_describe(error)) from None
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer within the time limit"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return f"connection closed by the server ({error})" if str(error) else \
+            "connection closed by the server"
+    text = str(error) or type(error).__name__
+    return text
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    try:
+        connection.close()
+    except OSError:
+        pass

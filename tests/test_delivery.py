@@ -1,0 +1,193 @@
+"""The sending engine against a real SMTP sink: one e-mail per client, one attempt per occurrence."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from mailer.delivery.engine import run_mailing
+from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, Mailing,
+                           MailingStatus, Message, mailing_clients)
+from tests.conftest import submit
+from tests.workspace import make_mailing
+
+NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", full_name="Olga Owner", language="en")
+
+
+def due_mailing(db, owner, clients=3, **kwargs):
+    """A weekly mailing whose first occurrence was a minute ago."""
+    kwargs.setdefault("start", NOW - timedelta(minutes=1))
+    return make_mailing(db, owner, clients=clients, **kwargs)
+
+
+def run(app, mailing_id, **options):
+    with app.app_context():
+        return run_mailing(mailing_id, sleep=lambda seconds: None, **options)
+
+
+def attempts(db, mailing_id):
+    return db.session.scalars(sa.select(Attempt).where(Attempt.mailing_id == mailing_id)
+                              .order_by(Attempt.occurrence_at)).all()
+
+
+def test_due_mailing_sends_one_personal_email_per_client_and_records_one_attempt(app, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner, clients=3)
+    gone = db.session.scalars(sa.select(Client).order_by(Client.id)).all()[1]
+    gone.unsubscribed_at = NOW
+    db.session.commit()
+
+    result = run(app, mailing.id)
+
+    assert result.exit_code == 0, result.line
+    received = smtp_sink.wait_for(2)
+    assert len(received) == 2
+    for caught in received:
+        assert len(caught.envelope_to) == 1
+        client = db.session.scalar(sa.select(Client).where(Client.email == caught.envelope_to[0]))
+        assert caught.message["To"].addresses[0].addr_spec == client.email
+        assert f"Hello {client.full_name}" in caught.body
+        assert caught.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert caught.message["List-Unsubscribe"].startswith("<http://mailer.test/unsubscribe/")
+    assert gone.email not in [c.envelope_to[0] for c in received]
+    (attempt,) = attempts(db, mailing.id)
+    assert (attempt.status, attempt.sent_count, attempt.failed_count) == (AttemptStatus.SUCCESS, 2, 0)
+    assert attempt.occurrence_at == mailing.start_at
+    assert attempt.server_response.startswith("250")
+    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 2
+    db.session.refresh(mailing)
+    assert mailing.status is MailingStatus.RUNNING
+
+
+def test_not_due_yet_sends_nothing(app, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, start=NOW + timedelta(hours=2))
+
+    result = run(app, mailing.id)
+
+    assert result.exit_code == 0 and "not due yet" in result.line
+    assert attempts(db, mailing.id) == [] and smtp_sink.messages == []
+
+
+def test_a_second_run_of_the_same_occurrence_sends_nothing_more(app, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner, clients=3)
+
+    run(app, mailing.id)
+    second = run(app, mailing.id)
+
+    assert "already done" in second.line and second.exit_code == 0
+    assert len(smtp_sink.wait_for(3)) == 3
+    assert len(attempts(db, mailing.id)) == 1
+
+
+def test_after_downtime_only_the_latest_missed_occurrence_is_sent(app, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW - timedelta(days=22), days=60,
+                           frequency=Frequency.WEEKLY)
+
+    run(app, mailing.id)
+
+    (attempt,) = attempts(db, mailing.id)
+    assert attempt.occurrence_at == NOW - timedelta(days=1)
+    assert len(smtp_sink.wait_for(2)) == 2
+
+
+def test_the_last_occurrence_finishes_the_mailing(app, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner, clients=1, days=3, frequency=Frequency.WEEKLY)
+
+    result = run(app, mailing.id)
+
+    assert result.exit_code == 0
+    db.session.refresh(mailing)
+    assert mailing.status is MailingStatus.FINISHED
+
+
+@pytest.mark.parametrize("status", [MailingStatus.PAUSED, MailingStatus.STOPPED, MailingStatus.FINISHED])
+def test_a_mailing_that_must_not_send_sends_nothing_even_when_forced(app, db, owner, smtp_sink, status):
+    mailing = due_mailing(db, owner, status=status)
+
+    plain = run(app, mailing.id)
+    forced = run(app, mailing.id, ignore_schedule=True)
+
+    assert plain.exit_code == 0 and f"is {status.value}" in plain.line
+    assert forced.exit_code == 1
+    assert attempts(db, mailing.id) == [] and smtp_sink.messages == []
+
+
+def test_a_blocked_owners_mailing_sends_nothing(app, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner)
+    owner.active = False
+    db.session.commit()
+
+    result = run(app, mailing.id, ignore_schedule=True)
+
+    assert result.exit_code == 1 and "blocked" in result.line
+    assert smtp_sink.messages == []
+
+
+def test_ignore_schedule_sends_now_as_a_manual_attempt(app, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW + timedelta(days=3))
+
+    result = run(app, mailing.id, ignore_schedule=True)
+
+    assert result.exit_code == 0
+    (attempt,) = attempts(db, mailing.id)
+    assert attempt.manual and attempt.status is AttemptStatus.SUCCESS
+    assert len(smtp_sink.wait_for(2)) == 2
+
+
+def test_unknown_mailing_is_a_clear_line_and_exit_2(app):
+    result = run(app, 987654)
+
+    assert result.exit_code == 2 and result.line == "mailing 987654 does not exist"
+
+
+def test_every_client_is_sent_exactly_once_across_batches(make_app, db, owner, smtp_sink):
+    app = make_app(MAILING_BATCH_SIZE=7)
+    mailing = due_mailing(db, owner, clients=120)
+
+    result = run(app, mailing.id)
+
+    assert result.exit_code == 0
+    received = sorted(c.envelope_to[0] for c in smtp_sink.wait_for(120))
+    expected = sorted(db.session.scalars(sa.select(Client.email)))
+    assert received == expected
+
+
+def test_unsubscribe_link_asks_then_unsubscribes(app, db, owner, smtp_sink, client):
+    mailing = due_mailing(db, owner, clients=1)
+    run(app, mailing.id)
+    (caught,) = smtp_sink.wait_for(1)
+    link = caught.message["List-Unsubscribe"].strip("<>").replace("http://mailer.test", "")
+
+    page = client.get(link).get_data(as_text=True)
+    client_row = db.session.scalar(sa.select(Client))
+    assert client_row.unsubscribed_at is None and client_row.email in page
+    done = submit(client, link, {}).get_data(as_text=True)
+
+    db.session.refresh(client_row)
+    assert client_row.unsubscribed_at is not None
+    assert "will receive no more" in done
+
+
+def test_one_click_unsubscribe_needs_no_session_or_csrf(make_app, db, owner, smtp_sink):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    mailing = due_mailing(db, owner, clients=1)
+    run(app, mailing.id)
+    (caught,) = smtp_sink.wait_for(1)
+    link = caught.message["List-Unsubscribe"].strip("<>").replace("http://mailer.test", "")
+
+    response = app.test_client().post(link, data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == 204
+    assert db.session.scalar(sa.select(Client)).unsubscribed_at is not None
+
+
+def test_a_tampered_unsubscribe_link_changes_nothing(client, db, owner):
+    make_mailing(db, owner, clients=1)
+
+    response = client.post("/unsubscribe/MQ.tampered.signature", data={"List-Unsubscribe": "One-Click"})
+
+    assert response.status_code == 404
+    assert db.session.scalar(sa.select(Client)).unsubscribed_at is None
