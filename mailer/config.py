@@ -8,6 +8,7 @@ start-up.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -176,9 +177,12 @@ def check(config: dict) -> None:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
     if config["MAIL_TIMEOUT"] <= 0:
         raise ConfigError("MAIL_TIMEOUT must be a positive number of seconds")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.get("MAILER_INSTANCE") or ""):
+        raise ConfigError("MAILER_INSTANCE must be letters, digits, '.', '_' or '-' (it names "
+                          "this install in its crontab lines)")
     if config["MAILING_SMTP_TIMEOUT"] <= 0:
         raise ConfigError("MAILING_SMTP_TIMEOUT must be a positive number of seconds")
     if config["MAILING_BATCH_SIZE"] < 1:
         raise ConfigError("MAILING_BATCH_SIZE must be at least 1")
-    if config["MAILING_LEASE_SECONDS"] < 10:
-        raise ConfigError("MAILING_LEASE_SECONDS must be at least 10")
+    if config["MAILING_LEASE_SECONDS"] < 1:
+        raise ConfigError("MAILING_LEASE_SECONDS must be at least 1")

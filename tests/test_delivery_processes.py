@@ -1,0 +1,74 @@
+"""Runs as separate processes: concurrent runs send once; a killed run is resumed without loss."""
+import collections
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from mailer.models import Attempt, AttemptStatus, Client, Delivery
+from tests.processes import app_environment, start_run
+from tests.workspace import make_mailing
+
+NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(email="owner@example.com", language="en")
+
+
+def copies_per_client(smtp_sink) -> collections.Counter:
+    with smtp_sink.lock:
+        return collections.Counter(m.envelope_to[0] for m in smtp_sink.messages)
+
+
+def test_eight_runs_at_once_send_each_client_exactly_one_copy(database_url, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=200, start=NOW - timedelta(minutes=1))
+    env = app_environment(database_url, smtp_sink.port)
+
+    runs = [start_run(mailing.id, env) for _ in range(8)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert sum("success, sent 200" in out for out in outputs) == 1, outputs
+    copies = copies_per_client(smtp_sink)
+    assert len(copies) == 200 and set(copies.values()) == {1}
+    assert db.session.scalar(sa.select(sa.func.count(Attempt.id))) == 1
+    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 200
+
+
+def test_a_run_killed_mid_way_is_resumed_by_the_next_run_without_loss(database_url, db, owner, smtp_sink):
+    batch = 10
+    mailing = make_mailing(db, owner, clients=1500, start=NOW - timedelta(minutes=1))
+    env = app_environment(database_url, smtp_sink.port, MAILING_BATCH_SIZE=batch, MAILING_LEASE_SECONDS=2)
+
+    first = start_run(mailing.id, env)
+    deadline = time.monotonic() + 60
+    recorded = 0
+    while recorded < 3 * batch and time.monotonic() < deadline:
+        time.sleep(0.01)
+        db.session.expire_all()
+        recorded = db.session.scalar(sa.select(sa.func.count(Delivery.id)))
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
+    db.session.expire_all()
+    killed_at = db.session.scalar(sa.select(sa.func.count(Delivery.id)))
+    assert 3 * batch <= killed_at < 1500, "the first run must die mid-way"
+
+    time.sleep(2.5)  # the killed run's lease lapses
+    second = start_run(mailing.id, env)
+    output = second.communicate(timeout=120)[0]
+
+    assert second.returncode == 0, output
+    assert "success, sent 1500" in output
+    copies = copies_per_client(smtp_sink)
+    assert len(copies) == 1500, "every client got the e-mail"
+    assert sum(n - 1 for n in copies.values()) <= batch, "at most one batch was sent twice"
+    db.session.expire_all()
+    (attempt,) = db.session.scalars(sa.select(Attempt)).all()
+    assert attempt.status is AttemptStatus.SUCCESS and attempt.sent_count == 1500
+    per_client = db.session.execute(sa.select(Delivery.client_id, sa.func.count()).group_by(Delivery.client_id)).all()
+    assert len(per_client) == 1500 and {n for _, n in per_client} == {1}
+    assert db.session.scalar(sa.select(sa.func.count(Client.id))) == 1500
