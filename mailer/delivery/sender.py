@@ -207,6 +207,8 @@ def _describe(error: BaseException) -> str:
         return "no answer within the time limit"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused"
+    if "timed out" in str(error):  # smtplib reports a read timeout as a disconnection
+        return "no answer within the time limit"
     if isinstance(error, smtplib.SMTPServerDisconnected):
         return f"connection closed by the server ({error})" if str(error) else \
             "connection closed by the server"
