@@ -1,4 +1,5 @@
 """The sending engine against a real SMTP sink: one e-mail per client, one attempt per occurrence."""
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,6 +9,7 @@ from mailer.delivery.engine import run_mailing
 from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, Mailing,
                            MailingStatus, Message, mailing_clients)
 from tests.conftest import submit
+from tests.smtp_servers import closed_port
 from tests.workspace import make_mailing
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -191,3 +193,94 @@ def test_a_tampered_unsubscribe_link_changes_nothing(client, db, owner):
 
     assert response.status_code == 404
     assert db.session.scalar(sa.select(Client)).unsubscribed_at is None
+
+
+def wait_for_attempt(db, mailing_id, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        found = attempts(db, mailing_id)
+        if found and all(a.status is not AttemptStatus.SENDING for a in found):
+            return found
+        time.sleep(0.1)
+    raise AssertionError("no finished attempt appeared")
+
+
+def test_send_now_runs_in_the_background_and_the_request_does_not_wait(client, auth, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW + timedelta(days=2))
+    auth.login("owner@example.com")
+
+    started = time.monotonic()
+    response = submit(client, f"/mailings/{mailing.id}/send-now", {}, form_url=f"/mailings/{mailing.id}")
+    answered_in = time.monotonic() - started
+
+    assert response.status_code == 302 and answered_in < 5
+    (attempt,) = wait_for_attempt(db, mailing.id)
+    assert attempt.manual and attempt.status is AttemptStatus.SUCCESS
+    assert len(smtp_sink.wait_for(2)) == 2
+
+
+def test_resend_button_sends_to_the_clients_not_reached(make_app, client, auth, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner, clients=4)
+    down = run(make_app(MAIL_PORT=closed_port(), MAILING_RETRY_DELAYS=(0.01,)), mailing.id)
+    assert down.exit_code == 1
+    auth.login("owner@example.com")
+    page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
+    assert "Send to the clients not reached" in page
+
+    submit(client, f"/mailings/{mailing.id}/resend", {}, form_url=f"/mailings/{mailing.id}")
+
+    assert len(smtp_sink.wait_for(4, timeout=30)) == 4
+    (attempt,) = wait_for_attempt(db, mailing.id)
+    assert attempt.status is AttemptStatus.SUCCESS and attempt.sent_count == 4
+
+
+def test_attempt_page_says_who_got_it_who_did_not_and_why(client, auth, db, owner):
+    mailing = due_mailing(db, owner, clients=3)
+    first, second, _third = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
+    attempt = Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.PARTIAL,
+                      sent_count=1, failed_count=1, server_response="Refused: 1.")
+    db.session.add(attempt)
+    db.session.flush()
+    db.session.add_all([
+        Delivery(attempt_id=attempt.id, client_id=first.id, email=first.email, status=DeliveryStatus.SENT,
+                 server_reply="250 2.0.0 Ok: queued", smtp_code=250),
+        Delivery(attempt_id=attempt.id, client_id=second.id, email=second.email,
+                 status=DeliveryStatus.FAILED, server_reply="550 5.1.1 User unknown", smtp_code=550),
+    ])
+    db.session.commit()
+    auth.login("owner@example.com")
+
+    page = client.get(f"/mailings/{mailing.id}/attempts/{attempt.id}").get_data(as_text=True)
+
+    assert first.email in page and "250 2.0.0 Ok: queued" in page
+    assert second.email in page and "550 5.1.1 User unknown" in page
+    assert page.index(second.email) < page.index(first.email), "failures first"
+    not_reached = page.split("Not reached</dt>", 1)[1].split("</dd>", 1)[0]
+    assert ">1" in not_reached
+
+
+@pytest.mark.parametrize("path", ["/mailings/{id}/send-now", "/mailings/{id}/resend"])
+def test_another_users_mailing_cannot_be_sent(client, auth, db, owner, make_user, smtp_sink, path):
+    mailing = due_mailing(db, owner, clients=1)
+    make_user(email="stranger@example.com")
+    auth.login("stranger@example.com")
+
+    response = submit(client, path.format(id=mailing.id), {}, form_url="/mailings/")
+
+    assert response.status_code == 404
+    time.sleep(0.5)
+    assert attempts(db, mailing.id) == [] and smtp_sink.messages == []
+
+
+def test_another_users_attempt_page_is_404(client, auth, db, owner, make_user):
+    mailing = due_mailing(db, owner, clients=1)
+    attempt = Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
+    db.session.add(attempt)
+    db.session.commit()
+    stranger = make_user(email="stranger@example.com")
+    own = make_mailing(db, stranger)
+    auth.login("stranger@example.com")
+
+    assert client.get(f"/mailings/{mailing.id}/attempts/{attempt.id}").status_code == 404
+    assert client.get(f"/mailings/{own.id}/attempts/{attempt.id}").status_code == 404

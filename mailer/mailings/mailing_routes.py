@@ -1,8 +1,9 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from mailer.delivery.background import start_run
 from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
@@ -105,11 +106,13 @@ def edit_mailing(mailing_id: int):
 @bp.route("/mailings/<int:mailing_id>")
 def show_mailing(mailing_id: int):
     mailing = own_or_404(Mailing, mailing_id, current_user)
+    attempts = services.attempts_of(mailing)
     return render_template(
         "mailings/mailings/detail.html",
         mailing=mailing,
         next_times=services.next_send_times(mailing),
-        attempts=services.attempts_of(mailing),
+        attempts=attempts,
+        can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
         client_count=services.client_counts([mailing]).get(mailing.id, 0),
         frequency_labels=FREQUENCY_LABELS,
     )
@@ -142,3 +145,41 @@ def delete_mailing(mailing_id: int):
     services.delete_mailing(mailing)
     flash(_("Mailing deleted."), "success")
     return redirect(url_for("mailings.list_mailings"))
+
+
+@bp.route("/mailings/<int:mailing_id>/send-now", methods=["POST"])
+def send_now(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    if mailing.status not in services.SENDING_STATUSES:
+        flash(_("Only a created or running mailing can be sent."), "danger")
+    else:
+        start_run(mailing.id, "--ignore-schedule")
+        flash(_("Sending has started. Reload this page to see the attempt."), "success")
+    return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
+
+
+@bp.route("/mailings/<int:mailing_id>/resend", methods=["POST"])
+def resend_not_reached(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    attempts = services.attempts_of(mailing, limit=1)
+    if not services.can_resend(mailing, attempts[0] if attempts else None):
+        flash(_("There is nobody left to send the last attempt to."), "info")
+    else:
+        start_run(mailing.id, "--resume")
+        flash(_("Sending to the clients not reached has started."), "success")
+    return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
+
+
+@bp.route("/mailings/<int:mailing_id>/attempts/<int:attempt_id>")
+def show_attempt(mailing_id: int, attempt_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    attempt = services.attempt_of(mailing, attempt_id)
+    if attempt is None:
+        abort(404)
+    return render_template(
+        "mailings/mailings/attempt.html",
+        mailing=mailing,
+        attempt=attempt,
+        page=services.deliveries_page(attempt, request.args.get("page", 1, type=int)),
+        not_reached=services.not_reached(mailing, attempt),
+    )

@@ -20,7 +20,10 @@ from mailer.extensions import db
 from mailer.mailings.errors import WorkspaceError
 from mailer.models import (
     Attempt,
+    AttemptStatus,
     Client,
+    Delivery,
+    DeliveryStatus,
     Frequency,
     Mailing,
     MailingStatus,
@@ -331,3 +334,36 @@ def default_window(owner: User) -> tuple[datetime, datetime]:
     zone = ZoneInfo(owner.timezone)
     start = (datetime.now(zone) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
     return start.replace(tzinfo=None), (start + timedelta(weeks=4)).replace(tzinfo=None)
+
+
+def can_resend(mailing: Mailing, latest: Attempt | None) -> bool:
+    """Whether "send to those not reached" makes sense: the last attempt fell short."""
+    return (mailing.status in SENDING_STATUSES and latest is not None
+            and latest.status in (AttemptStatus.PARTIAL, AttemptStatus.FAILURE))
+
+
+def attempt_of(mailing: Mailing, attempt_id: int) -> Attempt | None:
+    return db.session.scalar(
+        sa.select(Attempt).where(Attempt.id == attempt_id, Attempt.mailing_id == mailing.id)
+    )
+
+
+def deliveries_page(attempt: Attempt, page: int):
+    """Who got it and who did not (failures first), with the server's reply."""
+    query = (
+        sa.select(Delivery).where(Delivery.attempt_id == attempt.id)
+        .order_by(sa.case((Delivery.status == DeliveryStatus.FAILED, 0), else_=1), Delivery.email)
+    )
+    return db.paginate(query, page=page, per_page=50, error_out=False)
+
+
+def not_reached(mailing: Mailing, attempt: Attempt) -> int:
+    """Subscribed clients of the mailing with no delivery in this attempt."""
+    served = sa.select(Delivery.id).where(Delivery.attempt_id == attempt.id,
+                                          Delivery.client_id == Client.id)
+    return db.session.scalar(
+        sa.select(sa.func.count(Client.id))
+        .join(mailing_clients, mailing_clients.c.client_id == Client.id)
+        .where(mailing_clients.c.mailing_id == mailing.id, Client.unsubscribed_at.is_(None),
+               ~sa.exists(served))
+    )
