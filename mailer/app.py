@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_cron(app)
     return app
 
 
@@ -139,6 +140,12 @@ def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def helpers():
         return {"menu_items": menu_items, "current_locale": lambda: str(get_locale())}
+
+
+def register_cron(app: Flask) -> None:
+    from mailer.scheduling.cron import register_cron as keep_cron_in_step
+
+    keep_cron_in_step(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 import uuid
 
@@ -94,6 +95,7 @@ def _base_config(database_url: str, smtp_port: int) -> dict:
         "DEFAULT_TIMEZONE": "UTC",
         "DEFAULT_LANGUAGE": "en",
         "CRONTAB_FILE": None,
+        "CRON_LOG": os.path.join(tempfile.gettempdir(), "mailer-tests-cron.log"),
     }
 
 

@@ -1,7 +1,7 @@
-"""``flask`` commands: users, seed, mail-sink, scheduler, force-mail."""
+"""``flask`` commands: users, seed, mail-sink, scheduler, force-mail, cron."""
 from flask import Flask
 
-from mailer.cli import dev, force_mail, seed, users
+from mailer.cli import cron, dev, force_mail, seed, users
 
 
 def register(app: Flask) -> None:
@@ -9,4 +9,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed.seed)
     app.cli.add_command(dev.mail_sink)
     app.cli.add_command(dev.scheduler)
+    app.cli.add_command(cron.cron)
     app.cli.add_command(force_mail.force_mail)

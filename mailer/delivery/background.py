@@ -22,7 +22,8 @@ _PASSED_DOWN = {
 }
 
 
-def _environment() -> dict[str, str]:
+def run_environment() -> dict[str, str]:
+    """The environment of a run started by the web app: its own settings, no .env lookup."""
     config = current_app.config
     env = dict(os.environ)
     for variable, key in _PASSED_DOWN.items():
@@ -43,6 +44,6 @@ def start_run(mailing_id: int, *flags: str) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "mailer.delivery.cron_entry", str(int(mailing_id)), *flags],
-            cwd=PROJECT_ROOT, env=_environment(), stdin=subprocess.DEVNULL, stdout=log,
+            cwd=PROJECT_ROOT, env=run_environment(), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -46,6 +46,7 @@ def live_server(database_url, smtp_sink, tmp_path_factory):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    cron_dir = tmp_path_factory.mktemp("cron")  # production mode must not reach the user's crontab
     env = {
         **os.environ,
         "MAILER_ENV_FILE": "",
@@ -60,7 +61,9 @@ def live_server(database_url, smtp_sink, tmp_path_factory):
         "DEFAULT_LANGUAGE": "en",
         "DEFAULT_TIMEZONE": "UTC",
         "REDIS_URL": "",
-        "CRONTAB_FILE": "",
+        "CRONTAB_FILE": str(cron_dir / "crontab"),
+        "SCRIPTS_DIR": str(cron_dir / "scripts"),
+        "CRON_LOG": str(cron_dir / "cron.log"),
     }
     with open(log, "wb") as output:
         process = subprocess.Popen(

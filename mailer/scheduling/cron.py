@@ -1,0 +1,681 @@
+"""Keeping cron in step with the database.
+
+Each mailing that must send has one crontab line and one generated script:
+
+    M H * * DOW  <python> <scripts>/<id>_script.py >> <log> 2>&1 # mailer:<instance>:<id>
+
+The line is found again by its tag, so this instance only ever changes its own
+lines; every other line of the crontab (other instances, other programs, the
+user's comments and variables) is written back byte for byte. That is why the
+crontab is edited as text here rather than re-rendered by python-crontab,
+which normalises spacing, moves variables and comments out lines it cannot
+parse. What is written still parses as an ordinary python-crontab job (the
+dev runner reads it that way).
+
+The schedule is in the server's local time (cron's), taken from the mailing's
+next occurrence. A daily, weekly or monthly line keeps firing at that server
+time; when a DST change (in the mailing's zone or the server's) or a clamped
+month moves the next occurrence, the run rewrites the line (``keep_in_step``)
+and ``flask cron sync`` rebuilds them all.
+
+Every edit reads the crontab once and writes it once (only if it changed),
+under an exclusive lock, so concurrent web requests and cron runs never lose
+each other's lines.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from mailer import schedule
+
+__all__ = [
+    "CronConfig",
+    "CronError",
+    "SyncReport",
+    "cron_enabled",
+    "cron_line",
+    "cron_spec",
+    "install",
+    "keep_in_step",
+    "list_lines",
+    "register_cron",
+    "remove",
+    "script_text",
+    "start_now",
+    "sync",
+]
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_SECONDS = 10.0
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_TAG_RE = re.compile(r"\s#\s*mailer:(?P<instance>[^\s:]+):(?P<id>[0-9]+)\s*$")
+_SCRIPT_RE = re.compile(r"([0-9]+)_script\.py")
+
+
+class CronError(RuntimeError):
+    """The crontab could not be read or written; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class CronConfig:
+    """Where the lines and scripts go. Paths are absolute; nothing here is a secret."""
+
+    crontab_file: str | None  # None: the current user's crontab (production)
+    instance: str
+    python: str
+    project_root: str
+    scripts_dir: str
+    log_file: str
+    env_file: str | None
+
+    def __post_init__(self) -> None:
+        if not _INSTANCE_RE.fullmatch(self.instance or ""):
+            raise ValueError(
+                f"MAILER_INSTANCE must be letters, digits, '.', '_' or '-', got {self.instance!r}"
+            )
+        for name in ("crontab_file", "python", "project_root", "scripts_dir", "log_file",
+                     "env_file"):
+            value = getattr(self, name)
+            if value is not None and ("\n" in value or "\r" in value or "\0" in value):
+                raise ValueError(f"{name} must not contain line breaks: {value!r}")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], instance_path: str | os.PathLike | None = None
+                    ) -> CronConfig:
+        """From a Flask config (or ``settings_from_env()``); missing keys take the defaults."""
+        from mailer import config as settings
+
+        root = config.get("PROJECT_ROOT") or settings.PROJECT_ROOT
+        instance_path = instance_path or config.get("INSTANCE_PATH") or settings.INSTANCE_PATH
+        if "MAILER_ENV_FILE" in config:
+            env_file = config["MAILER_ENV_FILE"] or None
+        else:
+            env_file = settings.env_file_path()
+        crontab_file = config.get("CRONTAB_FILE") or None
+        return cls(
+            crontab_file=_absolute(crontab_file) if crontab_file else None,
+            instance=config.get("MAILER_INSTANCE") or "default",
+            python=_absolute(config.get("CRON_PYTHON") or sys.executable),
+            project_root=_absolute(root),
+            scripts_dir=_absolute(config.get("SCRIPTS_DIR") or Path(root) / "scripts"),
+            log_file=_absolute(config.get("CRON_LOG") or Path(instance_path) / "logs" / "cron.log"),
+            env_file=_absolute(env_file) if env_file else None,
+        )
+
+    @classmethod
+    def from_app(cls, app=None) -> CronConfig:
+        if app is None:
+            from flask import current_app
+
+            app = current_app
+        return cls.from_config(app.config, instance_path=app.instance_path)
+
+    @property
+    def target(self) -> str:
+        return self.crontab_file or "the user's crontab"
+
+    def tag(self, mailing_id: int) -> str:
+        return f"mailer:{self.instance}:{_valid_id(mailing_id)}"
+
+    def script_path(self, mailing_id: int) -> Path:
+        return Path(self.scripts_dir) / f"{_valid_id(mailing_id)}_script.py"
+
+    def command(self, mailing_id: int) -> str:
+        return (f"{shlex.quote(self.python)} {shlex.quote(str(self.script_path(mailing_id)))}"
+                f" >> {shlex.quote(self.log_file)} 2>&1")
+
+
+@dataclass
+class SyncReport:
+    installed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.installed} installed, {self.removed} removed, {self.unchanged} unchanged"
+
+
+# --- schedule -> cron line ---------------------------------------------------------------
+
+def cron_spec(mailing, now: datetime | None = None) -> str | None:
+    """The five cron fields, in the server's local time, of the next occurrence at or after now.
+
+    ``mailing`` is anything with start_at, end_at, frequency and timezone. None
+    when no occurrence is left. An occurrence with seconds fires on the next
+    whole minute (cron has no seconds; firing earlier would find it not yet due).
+    """
+    now = now or datetime.now(timezone.utc)
+    upcoming = schedule.next_after(
+        mailing.start_at, mailing.end_at, _frequency(mailing.frequency), mailing.timezone,
+        now - timedelta(microseconds=1), count=1,
+    )
+    if not upcoming:
+        return None
+    local = _ceil_minute(upcoming[0]).astimezone()  # the process's zone: cron's
+    frequency = _frequency(mailing.frequency)
+    if frequency == "daily":
+        return f"{local.minute} {local.hour} * * *"
+    if frequency == "weekly":
+        return f"{local.minute} {local.hour} * * {local.isoweekday() % 7}"
+    return f"{local.minute} {local.hour} {local.day} * *"
+
+
+def cron_line(config: CronConfig, mailing_id: int, spec: str) -> str:
+    # cron turns an unescaped % into a line break; python-crontab reads \% back as %.
+    command = config.command(mailing_id).replace("%", "\\%")
+    return f"{spec} {command} # {config.tag(mailing_id)}"
+
+
+def script_text(config: CronConfig, mailing_id: int) -> str:
+    """The generated script: the mailing id and paths only, never user data."""
+    mailing_id = _valid_id(mailing_id)
+    env_file = repr(config.env_file) if config.env_file else "None"
+    return (
+        f"#!{config.python}\n"
+        f"# Generated by mailer for mailing {mailing_id}; do not edit. It holds no user data.\n"
+        "import sys\n"
+        f"sys.path.insert(0, {config.project_root!r})\n"
+        "from mailer.delivery.cron_entry import main\n"
+        f"sys.exit(main({mailing_id}, env_file={env_file}))\n"
+    )
+
+
+# --- public operations --------------------------------------------------------------------
+
+def install(mailing, *, config: CronConfig | None = None, now: datetime | None = None
+            ) -> str | None:
+    """Write (or refresh) the mailing's script and line; returns the spec.
+
+    Idempotent: an existing line is rewritten in place, duplicates are dropped.
+    With no occurrence left there is nothing to install: line and script go.
+    Status and owner are not looked at (``keep_in_step`` does that).
+    """
+    config = config or CronConfig.from_app()
+    mailing_id = _mailing_id(mailing)
+    with _editing(config) as tab:
+        spec = cron_spec(mailing, now)
+        _put_or_drop(config, tab, mailing_id, spec)
+    return spec
+
+
+def remove(mailing_id: int, *, config: CronConfig | None = None) -> bool:
+    """Remove this instance's line(s) and the script of the mailing; whether anything went."""
+    config = config or CronConfig.from_app()
+    mailing_id = _valid_id(mailing_id)
+    with _editing(config) as tab:
+        return _put_or_drop(config, tab, mailing_id, None)
+
+
+def keep_in_step(mailing_or_id, *, config: CronConfig | None = None, session=None,
+                 now: datetime | None = None) -> str | None:
+    """Install the mailing if it must send, remove it otherwise; returns the spec or None.
+
+    Called after every change of a mailing and by the run after each occurrence,
+    which is what moves a line when a DST change shifts the server-local time.
+    The mailing is looked at under the crontab lock: of two changes racing, the
+    later one's state is what the crontab ends with.
+    """
+    config = config or CronConfig.from_app()
+    mailing_id = _mailing_id(mailing_or_id)
+    with _editing(config) as tab:
+        mailing = _load(mailing_or_id, session)
+        spec = cron_spec(mailing, now) if mailing is not None and _may_send(mailing) else None
+        _put_or_drop(config, tab, mailing_id, spec)
+    return spec
+
+
+def sync(session=None, *, config: CronConfig | None = None, now: datetime | None = None
+         ) -> SyncReport:
+    """Rebuild this instance's lines and scripts from the database; prune the rest.
+
+    One query, one read and at most one write of the crontab, whatever the
+    number of mailings. The database is read under the crontab lock, so a
+    change committed meanwhile is applied after this rebuild, not under it.
+    """
+    config = config or CronConfig.from_app()
+    session = session or _default_session()
+    report = SyncReport()
+    with _editing(config) as tab:
+        wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
+        if wanted:
+            _ensure_log_dir(config)
+        for mailing_id, spec in wanted.items():
+            script_changed = _write_script(config, mailing_id)
+            line_changed = tab.put(mailing_id, cron_line(config, mailing_id, spec))
+            if script_changed or line_changed:
+                report.installed += 1
+            else:
+                report.unchanged += 1
+        for mailing_id in sorted((tab.ids() | _script_ids(config)) - wanted.keys()):
+            tab.drop(mailing_id)
+            tab.remove_script_after_write(mailing_id)
+            report.removed += 1
+    return report
+
+
+def _wanted_specs(session, now: datetime) -> dict[int, str]:
+    """Every mailing that must send, with its spec, from one query."""
+    import sqlalchemy as sa
+
+    from mailer.models import Mailing, MailingStatus, User
+
+    rows = session.execute(
+        sa.select(Mailing.id, Mailing.start_at, Mailing.end_at, Mailing.frequency,
+                  Mailing.timezone)
+        .join(User, User.id == Mailing.owner_id)
+        .where(Mailing.status.in_((MailingStatus.CREATED, MailingStatus.RUNNING)),
+               User.active.is_(True))
+        .order_by(Mailing.id)
+    ).all()
+    wanted: dict[int, str] = {}
+    for row in rows:
+        try:
+            spec = cron_spec(row, now)
+        except ValueError as error:  # a zone this host's tzdata does not know
+            log.error("cron sync: mailing %s has no usable schedule: %s", row.id, error)
+            continue
+        if spec is not None:
+            wanted[row.id] = spec
+    return wanted
+
+
+def list_lines(*, config: CronConfig | None = None) -> list[tuple[int, str, str]]:
+    """This instance's lines as (mailing id, spec, command), by id.
+
+    A line someone commented out shows its spec prefixed with '#'.
+    """
+    config = config or CronConfig.from_app()
+    tab = _Crontab(_read_text(config), config.instance)
+    lines = []
+    for mailing_id in sorted(tab.ids()):
+        body = tab.line_of(mailing_id)
+        disabled = body.startswith("#")
+        body = body.lstrip("#").strip()
+        fields = body.split(None, 1 if body.startswith("@") else 5)
+        spec = " ".join(fields[:-1])
+        command = fields[-1].replace("\\%", "%") if len(fields) > 1 else ""
+        lines.append((mailing_id, f"# {spec}" if disabled else spec, command))
+    return lines
+
+
+def start_now(mailing_or_id, *, config: CronConfig | None = None, session=None,
+              now: datetime | None = None, env: Mapping[str, str] | None = None
+              ) -> subprocess.Popen | None:
+    """Start the mailing's script at once, detached, if an occurrence is due and unsent.
+
+    Due: the window contains now and the latest occurrence so far has no
+    Attempt. The script decides again under the database's claim, so a cron
+    run at the same moment cannot double-send. Returns without waiting. The
+    script finds its settings as under cron (its baked env file); ``env``
+    replaces the inherited environment when given.
+    """
+    import sqlalchemy as sa
+
+    from mailer.models import Attempt
+
+    config = config or CronConfig.from_app()
+    mailing = _load(mailing_or_id, session)
+    if mailing is None or not _may_send(mailing):
+        return None
+    now = now or datetime.now(timezone.utc)
+    if not mailing.start_at <= now <= mailing.end_at:
+        return None
+    due = schedule.latest_due(mailing.start_at, mailing.end_at, _frequency(mailing.frequency),
+                              mailing.timezone, now)
+    if due is None:
+        return None
+    session = session or sa.orm.object_session(mailing) or _default_session()
+    if session.scalar(sa.select(sa.exists().where(Attempt.mailing_id == mailing.id,
+                                                  Attempt.occurrence_at == due))):
+        return None
+    # The script may be gone (no later occurrence left, so no line); the run needs it.
+    with _locked(config):
+        _write_script(config, mailing.id)
+    _ensure_log_dir(config)
+    with open(config.log_file, "ab") as log_output:
+        return subprocess.Popen(
+            [config.python, str(config.script_path(mailing.id))],
+            stdin=subprocess.DEVNULL, stdout=log_output, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, env=None if env is None else dict(env),
+        )
+
+
+# --- the app's side -----------------------------------------------------------------------
+
+def cron_enabled(app) -> bool:
+    """Tests that name no CRONTAB_FILE must never reach the real user crontab."""
+    return bool(app.config.get("CRONTAB_FILE")) or app.config.get("APP_ENV") != "testing"
+
+
+def register_cron(app) -> None:
+    """Keep cron in step after every committed change of this app's mailings."""
+    from mailer.signals import mailing_changed
+
+    mailing_changed.connect(_on_mailing_changed, sender=app)
+
+
+def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
+    """Never lets a cron failure reach the request: the change is committed already,
+    and ``flask cron sync`` repairs the crontab later."""
+    app = sender
+    if not cron_enabled(app):
+        return
+    try:
+        mailing_id = _mailing_id(mailing)
+        config = CronConfig.from_app(app)
+        if change == "deleted":
+            remove(mailing_id, config=config)
+            return
+        keep_in_step(mailing, config=config)
+    except Exception:
+        app.logger.exception("cron: could not update the crontab after mailing change %r; "
+                             "run `flask cron sync` to repair it", change)
+        return
+    if change in ("created", "updated", "resumed"):
+        from mailer.delivery.background import run_environment
+
+        try:
+            start_now(mailing, config=config, env=run_environment())
+        except Exception:
+            app.logger.exception("cron: could not start mailing %s at once; cron will run it",
+                                 mailing_id)
+
+
+# --- the crontab as text ------------------------------------------------------------------
+
+class _Crontab:
+    """The crontab's lines; this instance's tagged lines are indexed by mailing id."""
+
+    def __init__(self, text: str, instance: str) -> None:
+        self.instance = instance
+        self.lines: list[str | None] = _split_lines(text)
+        self.changed = False
+        self.scripts_to_remove: list[int] = []
+        self._ours: dict[int, list[int]] = {}
+        for index, line in enumerate(self.lines):
+            match = _TAG_RE.search(line.rstrip("\r\n"))
+            if match and match["instance"] == instance and match.start() > 0:
+                self._ours.setdefault(int(match["id"]), []).append(index)
+
+    def ids(self) -> set[int]:
+        return set(self._ours)
+
+    def line_of(self, mailing_id: int) -> str:
+        """The first line of the mailing, without its tag."""
+        line = self.lines[self._ours[mailing_id][0]].rstrip("\r\n")
+        return line[:_TAG_RE.search(line).start()]
+
+    def put(self, mailing_id: int, line: str) -> bool:
+        """Set the mailing's one line (in place if it has one); whether anything changed."""
+        indexes = self._ours.get(mailing_id)
+        if indexes:
+            first, *duplicates = indexes
+            if self.lines[first].rstrip("\r\n") == line and not duplicates:
+                return False
+            ending = "\r\n" if self.lines[first].endswith("\r\n") else "\n"
+            self.lines[first] = line + ending
+            for index in duplicates:
+                self.lines[index] = None
+            self._ours[mailing_id] = [first]
+        else:
+            last = next((i for i in range(len(self.lines) - 1, -1, -1)
+                         if self.lines[i] is not None), None)
+            if last is not None and not self.lines[last].endswith("\n"):
+                self.lines[last] += "\n"
+            self.lines.append(line + "\n")
+            self._ours[mailing_id] = [len(self.lines) - 1]
+        self.changed = True
+        return True
+
+    def drop(self, mailing_id: int) -> bool:
+        indexes = self._ours.pop(mailing_id, [])
+        for index in indexes:
+            self.lines[index] = None
+        self.changed = self.changed or bool(indexes)
+        return bool(indexes)
+
+    def remove_script_after_write(self, mailing_id: int) -> None:
+        """Scripts go only once no line calls them any more."""
+        self.scripts_to_remove.append(mailing_id)
+
+    def text(self) -> str:
+        return "".join(line for line in self.lines if line is not None)
+
+
+def _split_lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+@contextmanager
+def _editing(config: CronConfig) -> Iterator[_Crontab]:
+    with _locked(config):
+        tab = _Crontab(_read_text(config), config.instance)
+        yield tab
+        if tab.changed:
+            _write_text(config, tab.text())
+        for mailing_id in tab.scripts_to_remove:
+            _remove_script(config, mailing_id)
+
+
+def _read_text(config: CronConfig) -> str:
+    if config.crontab_file:
+        try:
+            with open(config.crontab_file, encoding="utf-8", newline="") as tab_file:
+                return tab_file.read()
+        except FileNotFoundError:
+            return ""
+        except (OSError, UnicodeDecodeError) as error:
+            raise CronError(f"cannot read the crontab file {config.crontab_file}: {error}"
+                            ) from error
+    try:
+        result = subprocess.run([_crontab_command(), "-l"], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise CronError(f"cannot read the user's crontab: {error}") from error
+    if result.returncode != 0:
+        if "no crontab for" in result.stderr.lower():
+            return ""
+        raise CronError(f"crontab -l failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def _write_text(config: CronConfig, text: str) -> None:
+    if config.crontab_file:
+        try:
+            _atomic_write(Path(os.path.realpath(config.crontab_file)), text, mode=None)
+        except OSError as error:
+            raise CronError(f"cannot write the crontab file {config.crontab_file}: {error}"
+                            ) from error
+        return
+    descriptor, path = tempfile.mkstemp(prefix="mailer-crontab-", suffix=".txt")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as tab_file:
+            tab_file.write(text)
+        result = subprocess.run([_crontab_command(), path], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise CronError(f"cannot write the user's crontab: {error}") from error
+    finally:
+        os.unlink(path)
+    if result.returncode != 0:
+        raise CronError(f"crontab refused the new table ({result.returncode}): "
+                        f"{result.stderr.strip()}")
+
+
+def _crontab_command() -> str:
+    return shutil.which("crontab") or "/usr/bin/crontab"
+
+
+@contextmanager
+def _locked(config: CronConfig) -> Iterator[None]:
+    """One editor of the crontab at a time: web workers, cron runs, ``flask cron sync``."""
+    if config.crontab_file:
+        path = os.path.realpath(config.crontab_file) + ".lock"
+    else:
+        path = os.path.join(tempfile.gettempdir(), f"mailer-crontab-{os.getuid()}.lock")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise CronError(f"cannot open the crontab lock {path}: {error}") from error
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise CronError(f"the crontab stayed locked ({path}) for "
+                                    f"{LOCK_TIMEOUT_SECONDS:.0f} s") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+# --- scripts ------------------------------------------------------------------------------
+
+def _put_or_drop(config: CronConfig, tab: _Crontab, mailing_id: int, spec: str | None) -> bool:
+    """Give the mailing its script and line (spec) or take both away (None); whether it changed."""
+    if spec is None:
+        had_script = config.script_path(mailing_id).exists()
+        tab.remove_script_after_write(mailing_id)
+        return tab.drop(mailing_id) or had_script
+    _ensure_log_dir(config)
+    script_changed = _write_script(config, mailing_id)
+    return tab.put(mailing_id, cron_line(config, mailing_id, spec)) or script_changed
+
+
+def _write_script(config: CronConfig, mailing_id: int) -> bool:
+    """Write the script unless it is already exactly right; whether it was written."""
+    path = config.script_path(mailing_id)
+    text = script_text(config, mailing_id)
+    try:
+        if path.read_text(encoding="utf-8") == text and path.stat().st_mode & 0o777 == 0o755:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        _atomic_write(path, text, mode=0o755)
+    except OSError as error:
+        raise CronError(f"cannot write the script {path}: {error}") from error
+    return True
+
+
+def _ensure_log_dir(config: CronConfig) -> None:
+    """The line's ``>> log`` fails in a missing directory, and then the run never starts."""
+    try:
+        Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CronError(f"cannot create the log directory of {config.log_file}: {error}") from error
+
+
+def _remove_script(config: CronConfig, mailing_id: int) -> None:
+    try:
+        config.script_path(mailing_id).unlink(missing_ok=True)
+    except OSError as error:
+        raise CronError(f"cannot remove the script {config.script_path(mailing_id)}: {error}"
+                        ) from error
+
+
+def _script_ids(config: CronConfig) -> set[int]:
+    try:
+        names = os.listdir(config.scripts_dir)
+    except FileNotFoundError:
+        return set()
+    return {int(match[1]) for name in names if (match := _SCRIPT_RE.fullmatch(name))}
+
+
+def _atomic_write(path: Path, text: str, mode: int | None) -> None:
+    """Readers (cron, the dev runner, a starting script) see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as output:
+            output.write(text)
+            output.flush()
+            os.fchmod(output.fileno(), mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _valid_id(mailing_id) -> int:
+    if isinstance(mailing_id, bool):
+        raise ValueError(f"a mailing id must be a whole number, got {mailing_id!r}")
+    value = int(mailing_id)
+    if value < 0 or str(value) != str(mailing_id).strip():
+        raise ValueError(f"a mailing id must be a whole number >= 0, got {mailing_id!r}")
+    return value
+
+
+def _mailing_id(mailing_or_id) -> int:
+    if isinstance(mailing_or_id, (int, str)):
+        return _valid_id(mailing_or_id)
+    return _valid_id(mailing_or_id.id)
+
+
+def _load(mailing_or_id, session):
+    if not isinstance(mailing_or_id, (int, str)):
+        return mailing_or_id
+    from mailer.models import Mailing
+
+    return (session or _default_session()).get(Mailing, _valid_id(mailing_or_id))
+
+
+def _may_send(mailing) -> bool:
+    from mailer.models import MailingStatus
+
+    return (mailing.status in (MailingStatus.CREATED, MailingStatus.RUNNING)
+            and mailing.owner.active)
+
+
+def _default_session():
+    from mailer.extensions import db
+
+    return db.session
+
+
+def _frequency(value) -> str:
+    return getattr(value, "value", value)
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
+
+
+def _absolute(path) -> str:
+    return os.path.abspath(os.fspath(path))
