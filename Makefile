@@ -12,6 +12,7 @@ MO     := $(PO:.po=.mo)
 run: install .env
 	$(FLASK) db upgrade
 	$(FLASK) seed
+	$(FLASK) cron sync
 	@echo "Mailer: http://127.0.0.1:5000   sent mail: http://127.0.0.1:5000/dev/mail/   (Ctrl-C stops all)"
 	@bash -c 'trap "kill \$$(jobs -p) 2>/dev/null" EXIT; \
 	  $(FLASK) mail-sink & $(FLASK) scheduler & \
@@ -61,6 +62,7 @@ migrate: $(VENV)/.installed
 
 seed: $(VENV)/.installed
 	$(FLASK) seed
+	$(FLASK) cron sync
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis test-output
