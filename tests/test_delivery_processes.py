@@ -1,5 +1,7 @@
 """Runs as separate processes: concurrent runs send once; a killed run is resumed without loss."""
 import collections
+import subprocess
+import sys
 import signal
 import time
 from datetime import datetime, timedelta, timezone
@@ -8,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Delivery
-from tests.processes import app_environment, start_run
+from tests.processes import PROJECT_ROOT, app_environment, start_run
 from tests.workspace import make_mailing
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -72,3 +74,41 @@ def test_a_run_killed_mid_way_is_resumed_by_the_next_run_without_loss(database_u
     per_client = db.session.execute(sa.select(Delivery.client_id, sa.func.count()).group_by(Delivery.client_id)).all()
     assert len(per_client) == 1500 and {n for _, n in per_client} == {1}
     assert db.session.scalar(sa.select(sa.func.count(Client.id))) == 1500
+
+
+def test_the_not_due_path_of_a_run_imports_no_web_app(database_url, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW + timedelta(days=1))
+    env = app_environment(database_url, smtp_sink.port)
+    probe = (
+        "import sys\n"
+        "from mailer.delivery.cron_entry import main\n"
+        f"code = main({mailing.id})\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'jinja2', 'werkzeug', "
+        "'flask_admin', 'flask_sqlalchemy') or m in ('mailer.app', 'mailer.models'))\n"
+        "print('exit', code, 'heavy', heavy)\n"
+    )
+
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+    assert "not due yet" in done.stdout
+    assert "exit 0 heavy []" in done.stdout, done.stdout + done.stderr
+
+
+def test_force_mail_says_what_it_did_in_one_line(runner, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW + timedelta(days=1))
+
+    not_due = runner.invoke(args=["force-mail", str(mailing.id)])
+    forced = runner.invoke(args=["force-mail", str(mailing.id), "--ignore-schedule"])
+    missing = runner.invoke(args=["force-mail", "424242"])
+    not_a_number = runner.invoke(args=["force-mail", "12; rm -rf /"])
+    both = runner.invoke(args=["force-mail", str(mailing.id), "--ignore-schedule", "--resume"])
+
+    assert (not_due.exit_code, not_due.output.strip()) == (0, f"mailing {mailing.id}: not due yet "
+                                                          f"(first send {mailing.start_at:%Y-%m-%d %H:%M} UTC)")
+    assert forced.exit_code == 0 and forced.output.count("\n") == 1
+    assert forced.output.startswith(f"mailing {mailing.id}: success, sent 2, failed 0")
+    assert (missing.exit_code, missing.output.strip()) == (2, "mailing 424242 does not exist")
+    assert not_a_number.exit_code == 2 and "must be a whole number" in not_a_number.output
+    assert both.exit_code == 2 and "not both" in both.output
+    assert len(smtp_sink.wait_for(2)) == 2
