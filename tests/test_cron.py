@@ -22,12 +22,12 @@ from crontab import CronTab
 from mailer.config import PROJECT_ROOT, ConfigError, settings_from_env
 from mailer.extensions import db as _db
 from mailer.mailings import mailing_services
-from mailer.models import (Attempt, AttemptStatus, Client, Frequency, Mailing, MailingStatus,
+from mailer.models import (Attempt, AttemptStatus, Frequency, Mailing, MailingStatus,
                            Message)
 from mailer.scheduling import cron
 from mailer.scheduling.dev_runner import due_jobs
 from tests.conftest import AuthActions, submit
-from tests.workspace import make_mailing
+from tests.workspace import create, form_data, make_mailing, make_material
 
 UTC = timezone.utc
 
@@ -100,23 +100,7 @@ def owner(make_user, auth):
 
 @pytest.fixture
 def material(db, owner):
-    message = Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
-    clients = [Client(owner=owner, email=f"c{n}@example.com", full_name=f"Client Person {n}")
-               for n in range(3)]
-    db.session.add_all([message, *clients])
-    db.session.commit()
-    return message, clients
-
-
-def form_data(message, clients, **changes):
-    data = {"message_id": message.id, "client_ids": [c.id for c in clients],
-            "start_at": "2027-03-10T09:00", "end_at": "2027-06-01T09:00", "frequency": "weekly"}
-    data.update(changes)
-    return data
-
-
-def create(client, data):
-    return submit(client, "/mailings/new", data, follow_redirects=True)
+    return make_material(db, owner, name="Client Person")
 
 
 def tagged_jobs(path, instance="default"):

@@ -43,6 +43,18 @@ def test_visitor_can_switch_language(client):
     assert "Войти" in client.get("/auth/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
 
 
+def test_signed_in_user_switching_language_keeps_it_in_their_profile(client, db, make_user, auth):
+    user = make_user(email="user@example.com", language="en")
+    auth.login()
+
+    response = submit(client, "/language/ru", {"next": "/mailings/"}, form_url="/")
+
+    assert response.status_code == 302 and response.location == "/mailings/"
+    db.session.refresh(user)
+    assert user.language == "ru"
+    assert "Рассылки" in client.get("/mailings/").get_data(as_text=True)
+
+
 def test_language_switch_never_redirects_off_site(client):
     response = submit(client, "/language/en", {"next": "https://evil.example.com/"}, form_url="/")
 

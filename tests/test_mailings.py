@@ -10,7 +10,7 @@ from mailer.models import (Attempt, AttemptStatus, Client, Frequency, Mailing, M
                            mailing_clients)
 from mailer.signals import mailing_changed
 from tests.conftest import submit
-from tests.workspace import make_mailing
+from tests.workspace import create, form_data, make_mailing, make_material
 
 
 @pytest.fixture
@@ -22,23 +22,7 @@ def owner(make_user, auth):
 
 @pytest.fixture
 def material(db, owner):
-    """A message and three clients of the owner."""
-    message = Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
-    clients = [Client(owner=owner, email=f"c{n}@example.com", full_name=f"Client {n}") for n in range(3)]
-    db.session.add_all([message, *clients])
-    db.session.commit()
-    return message, clients
-
-
-def form_data(message, clients, **changes):
-    data = {"message_id": message.id, "client_ids": [c.id for c in clients],
-            "start_at": "2027-03-10T09:00", "end_at": "2027-06-01T09:00", "frequency": "weekly"}
-    data.update(changes)
-    return data
-
-
-def create(client, data):
-    return submit(client, "/mailings/new", data, follow_redirects=True)
+    return make_material(db, owner, name="Client")
 
 
 @contextmanager

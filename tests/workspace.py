@@ -1,9 +1,10 @@
-"""Builders for workspace objects in tests (straight into the database)."""
+"""Builders for workspace objects in tests (straight into the database) and the mailing form."""
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
 from mailer.models import Client, Frequency, Mailing, MailingStatus, Message, mailing_clients
+from tests.conftest import submit
 
 
 def make_mailing(db, owner, subject="Weekly news", clients=1, status=MailingStatus.CREATED,
@@ -24,3 +25,24 @@ def make_mailing(db, owner, subject="Weekly news", clients=1, status=MailingStat
                            [{"mailing_id": mailing.id, "client_id": c.id} for c in new_clients])
     db.session.commit()
     return mailing
+
+
+def make_material(db, owner, name="Client"):
+    """A message and three clients of the owner (names "<name> 0" to "<name> 2")."""
+    message = Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
+    clients = [Client(owner=owner, email=f"c{n}@example.com", full_name=f"{name} {n}") for n in range(3)]
+    db.session.add_all([message, *clients])
+    db.session.commit()
+    return message, clients
+
+
+def form_data(message, clients, **changes):
+    """What the mailing form posts: weekly, 10 March to 1 June 2027 at 09:00 local."""
+    data = {"message_id": message.id, "client_ids": [c.id for c in clients],
+            "start_at": "2027-03-10T09:00", "end_at": "2027-06-01T09:00", "frequency": "weekly"}
+    data.update(changes)
+    return data
+
+
+def create(client, data):
+    return submit(client, "/mailings/new", data, follow_redirects=True)

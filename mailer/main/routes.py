@@ -2,7 +2,7 @@ from flask import abort, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from mailer.config import LANGUAGES
-from mailer.auth.services import set_language
+from mailer.auth import services as account_services
 from mailer.main import bp, services
 from mailer.navigation import safe_next_url
 
@@ -24,5 +24,5 @@ def set_language(code: str):
         abort(404)
     session["language"] = code
     if current_user.is_authenticated:
-        set_language(current_user, code)
+        account_services.set_language(current_user, code)
     return redirect(safe_next_url(request.form.get("next")) or url_for("main.index"))
