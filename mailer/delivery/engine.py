@@ -187,18 +187,27 @@ def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
 
 # -- sending ----------------------------------------------------------------
 
-def _unserved_clients(mailing_id: int, attempt_id: int) -> Iterator[tuple[int, str, str]]:
-    """Subscribed clients without a Delivery for this attempt, in id order, a page at a time."""
+def _unserved(query: sa.Select, mailing_id: int, attempt_id: int) -> sa.Select:
+    """``query`` narrowed to subscribed clients of the mailing without a Delivery in the attempt."""
     already = sa.select(Delivery.id).where(Delivery.attempt_id == attempt_id,
                                            Delivery.client_id == Client.id)
+    return (query.join(mailing_clients, mailing_clients.c.client_id == Client.id)
+            .where(mailing_clients.c.mailing_id == mailing_id, Client.unsubscribed_at.is_(None),
+                   ~sa.exists(already)))
+
+
+def count_unserved(mailing_id: int, attempt_id: int) -> int:
+    """How many subscribed clients the attempt has not reached yet."""
+    return db.session.scalar(_unserved(sa.select(sa.func.count(Client.id)), mailing_id, attempt_id))
+
+
+def _unserved_clients(mailing_id: int, attempt_id: int) -> Iterator[tuple[int, str, str]]:
+    """Subscribed clients without a Delivery for this attempt, in id order, a page at a time."""
+    page = _unserved(sa.select(Client.id, Client.email, Client.full_name), mailing_id, attempt_id)
     last_id = 0
     while True:
         rows = db.session.execute(
-            sa.select(Client.id, Client.email, Client.full_name)
-            .join(mailing_clients, mailing_clients.c.client_id == Client.id)
-            .where(mailing_clients.c.mailing_id == mailing_id, Client.id > last_id,
-                   Client.unsubscribed_at.is_(None), ~sa.exists(already))
-            .order_by(Client.id).limit(CLIENT_PAGE)
+            page.where(Client.id > last_id).order_by(Client.id).limit(CLIENT_PAGE)
         ).all()
         if not rows:
             return
@@ -317,7 +326,7 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
     ).all())
     sent = counts.get(DeliveryStatus.SENT, 0)
     failed = counts.get(DeliveryStatus.FAILED, 0)
-    not_reached = sum(1 for _ in _unserved_clients(mailing_id, attempt_id)) if stopped else 0
+    not_reached = count_unserved(mailing_id, attempt_id) if stopped else 0
     if stopped:
         status = AttemptStatus.PARTIAL if sent else AttemptStatus.FAILURE
         response = f"Stopped: {stopped}."

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from mailer import schedule
 from mailer.auth.services import valid_timezone
+from mailer.delivery.engine import count_unserved
 from mailer.extensions import db
 from mailer.mailings.errors import WorkspaceError
 from mailer.models import (
@@ -359,11 +360,4 @@ def deliveries_page(attempt: Attempt, page: int):
 
 def not_reached(mailing: Mailing, attempt: Attempt) -> int:
     """Subscribed clients of the mailing with no delivery in this attempt."""
-    served = sa.select(Delivery.id).where(Delivery.attempt_id == attempt.id,
-                                          Delivery.client_id == Client.id)
-    return db.session.scalar(
-        sa.select(sa.func.count(Client.id))
-        .join(mailing_clients, mailing_clients.c.client_id == Client.id)
-        .where(mailing_clients.c.mailing_id == mailing.id, Client.unsubscribed_at.is_(None),
-               ~sa.exists(served))
-    )
+    return count_unserved(mailing.id, attempt.id)
