@@ -20,6 +20,10 @@ def _anyone(user) -> bool:
     return True
 
 
+def _signed_in(user) -> bool:
+    return user.is_authenticated
+
+
 def _owner_of_mailings(user) -> bool:
     return user.is_authenticated and not user.is_manager
 
@@ -37,7 +41,7 @@ MENU = (
     MenuEntry("mailings.list_mailings", _l("Mailings"), _owner_of_mailings),
     MenuEntry("mailings.list_clients", _l("Clients"), _owner_of_mailings),
     MenuEntry("mailings.list_messages", _l("Messages"), _owner_of_mailings),
-    MenuEntry("mailings.list_attempts", _l("Reports"), _owner_of_mailings),
+    MenuEntry("reports.list_attempts", _l("Reports"), _signed_in),
     MenuEntry("manager.list_mailings", _l("All mailings"), _manager),
     MenuEntry("manager.list_users", _l("Users"), _manager),
     MenuEntry("blog.index", _l("Blog"), _anyone),
