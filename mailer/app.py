@@ -83,10 +83,12 @@ def register_blueprints(app: Flask) -> None:
     from mailer.auth import bp as auth_bp
     from mailer.mailings import bp as mailings_bp
     from mailer.main import bp as main_bp
+    from mailer.manager import bp as manager_bp
     from mailer.unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(mailings_bp)
+    app.register_blueprint(manager_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     if app.config["APP_ENV"] == "development":

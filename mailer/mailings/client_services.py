@@ -16,6 +16,7 @@ from mailer.extensions import db
 from mailer.mailings import client_csv
 from mailer.mailings.errors import WorkspaceError
 from mailer.models import Client, User
+from mailer.search import contains
 
 PER_PAGE = 25
 SEARCH_PER_PAGE = 50
@@ -100,21 +101,11 @@ def delete_client(client: Client) -> None:
     db.session.commit()
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _search(owner: User, q: str | None) -> sa.Select:
     query = sa.select(Client).where(Client.owner_id == owner.id)
     q = (q or "").strip()
     if q:
-        pattern = f"%{_escape_like(q)}%"
-        query = query.where(
-            sa.or_(
-                Client.email.ilike(pattern, escape="\\"),
-                Client.full_name.ilike(pattern, escape="\\"),
-            )
-        )
+        query = query.where(contains(q, Client.email, Client.full_name))
     return query.order_by(Client.email, Client.id)
 
 

@@ -1,0 +1,99 @@
+"""Manager pages: all mailings (read-only, stop), all users (block, unblock)."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from mailer.extensions import db
+from mailer.mailings import mailing_services
+from mailer.mailings.errors import WorkspaceError
+from mailer.mailings.mailing_forms import FREQUENCY_LABELS
+from mailer.manager import bp, services
+from mailer.manager.forms import StopForm
+from mailer.models import Mailing, MailingStatus, User
+
+
+def _status_filter() -> MailingStatus | None:
+    value = request.args.get("status", "")
+    try:
+        return MailingStatus(value) if value else None
+    except ValueError:
+        flash(_("Unknown status “%(status)s”: showing every status.", status=value), "warning")
+        return None
+
+
+@bp.route("/manager/mailings")
+def list_mailings():
+    status = _status_filter()
+    owner_q = request.args.get("owner", "").strip()
+    page = services.mailings_page(status, owner_q, request.args.get("page", 1, type=int))
+    return render_template("manager/mailings.html", page=page, status=status, owner_q=owner_q,
+                           statuses=list(MailingStatus), frequency_labels=FREQUENCY_LABELS,
+                           client_counts=mailing_services.client_counts(page.items))
+
+
+def _mailing_or_404(mailing_id: int) -> Mailing:
+    mailing = db.session.get(Mailing, mailing_id)
+    if mailing is None:
+        abort(404)
+    return mailing
+
+
+@bp.route("/manager/mailings/<int:mailing_id>")
+def show_mailing(mailing_id: int):
+    mailing = _mailing_or_404(mailing_id)
+    return render_template(
+        "manager/mailing.html", mailing=mailing, form=StopForm(),
+        next_times=mailing_services.next_send_times(mailing),
+        attempts=mailing_services.attempts_of(mailing),
+        client_count=mailing_services.client_counts([mailing]).get(mailing.id, 0),
+        frequency_labels=FREQUENCY_LABELS,
+    )
+
+
+@bp.route("/manager/mailings/<int:mailing_id>/stop", methods=["POST"])
+def stop_mailing(mailing_id: int):
+    mailing = _mailing_or_404(mailing_id)
+    form = StopForm()
+    if form.validate_on_submit():
+        mailing_services.stop_mailing(mailing, form.reason.data)
+        flash(_("Mailing stopped. Its owner cannot resume it."), "success")
+    else:
+        for error in form.reason.errors:
+            flash(error, "danger")
+    return redirect(url_for("manager.show_mailing", mailing_id=mailing.id))
+
+
+@bp.route("/manager/users")
+def list_users():
+    q = request.args.get("q", "").strip()
+    page, rows = services.users_page(q, request.args.get("page", 1, type=int))
+    return render_template("manager/users.html", page=page, rows=rows, q=q, form=FlaskForm())
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/manager/users/<int:user_id>/block", methods=["POST"])
+def block_user(user_id: int):
+    user = _user_or_404(user_id)
+    try:
+        services.block_user(user, by=current_user)
+    except WorkspaceError as error:
+        flash(error.message, "danger")
+    else:
+        flash(_("%(email)s is blocked: signed out, cannot sign in, mailings do not send.",
+                email=user.email), "success")
+    return redirect(url_for("manager.list_users", **request.args))
+
+
+@bp.route("/manager/users/<int:user_id>/unblock", methods=["POST"])
+def unblock_user(user_id: int):
+    user = _user_or_404(user_id)
+    services.unblock_user(user)
+    flash(_("%(email)s is unblocked.", email=user.email), "success")
+    return redirect(url_for("manager.list_users", **request.args))

@@ -1,0 +1,88 @@
+"""What managers see and decide. Mailing status changes go through the mailing service."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from mailer.extensions import db
+from mailer.mailings.errors import WorkspaceError
+from mailer.models import Client, Mailing, MailingStatus, User, new_session_token
+from mailer.search import contains
+from mailer.signals import mailing_changed
+
+PER_PAGE = 25
+
+
+def mailings_page(status: MailingStatus | None, owner_q: str, page: int):
+    """Every mailing, newest first, optionally by status and owner (e-mail or name contains)."""
+    query = (
+        sa.select(Mailing).join(User, User.id == Mailing.owner_id)
+        .options(sa.orm.contains_eager(Mailing.owner), sa.orm.joinedload(Mailing.message))
+        .order_by(Mailing.created_at.desc(), Mailing.id.desc())
+    )
+    if status is not None:
+        query = query.where(Mailing.status == status)
+    if owner_q:
+        query = query.where(contains(owner_q, User.email, User.full_name))
+    return db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: User
+    clients: int
+    mailings: int
+    active_mailings: int
+
+
+def users_page(q: str, page: int):
+    """Every user with the counts of their clients and mailings (three queries in all)."""
+    query = sa.select(User).order_by(User.email)
+    if q:
+        query = query.where(contains(q, User.email, User.full_name))
+    pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    ids = [user.id for user in pagination.items]
+    clients = dict(db.session.execute(
+        sa.select(Client.owner_id, sa.func.count()).where(Client.owner_id.in_(ids))
+        .group_by(Client.owner_id)).all()) if ids else {}
+    mailings = {owner: (total, active) for owner, total, active in db.session.execute(
+        sa.select(Mailing.owner_id, sa.func.count(),
+                  sa.func.count().filter(Mailing.status.in_(
+                      (MailingStatus.CREATED, MailingStatus.RUNNING))))
+        .where(Mailing.owner_id.in_(ids)).group_by(Mailing.owner_id)).all()} if ids else {}
+    rows = [UserRow(user, clients.get(user.id, 0), *mailings.get(user.id, (0, 0)))
+            for user in pagination.items]
+    return pagination, rows
+
+
+def _announce(user: User, change: str) -> None:
+    """Tell cron (and anyone listening) about each of the user's mailings."""
+    app = current_app._get_current_object()
+    for mailing in db.session.scalars(sa.select(Mailing).where(Mailing.owner_id == user.id)):
+        mailing_changed.send(app, mailing=mailing, change=change)
+
+
+def block_user(user: User, by: User) -> None:
+    """Signed out at once, no sign-in, no sending; their data stays as it is."""
+    if user.id == by.id:
+        raise WorkspaceError(_l("You cannot block yourself."))
+    if user.is_superuser or user.is_manager:
+        raise WorkspaceError(_l("Managers and administrators cannot be blocked here."))
+    if not user.active:
+        return
+    user.active = False
+    user.session_token = new_session_token()
+    db.session.commit()
+    _announce(user, "owner-blocked")
+
+
+def unblock_user(user: User) -> None:
+    """Signs in again; mailings that were running send again."""
+    if user.active:
+        return
+    user.active = True
+    db.session.commit()
+    _announce(user, "owner-unblocked")
