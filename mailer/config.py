@@ -109,6 +109,9 @@ def settings_from_env() -> dict:
         "CACHE_TYPE": "RedisCache" if redis_url else "SimpleCache",
         "CACHE_REDIS_URL": redis_url,
         "CACHE_DEFAULT_TIMEOUT": _int("CACHE_DEFAULT_TIMEOUT", 300),
+        # A Redis that is down must cost a page half a second at most, then it is skipped.
+        "CACHE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if redis_url else {},
+        "CACHE_KEY_PREFIX": "mailer:",
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -146,6 +149,8 @@ def settings_from_env() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 5) * 1024 * 1024,
+        "UPLOAD_FOLDER": _path("UPLOAD_FOLDER", INSTANCE_PATH / "uploads"),
+        "MAX_IMAGE_MB": _int("MAX_IMAGE_MB", 5),
         "MAILING_SMTP_TIMEOUT": _int("MAILING_SMTP_TIMEOUT", 30),
         "MAILING_BATCH_SIZE": _int("MAILING_BATCH_SIZE", 50),
         "MAILING_RETRY_DELAYS": _delays("MAILING_RETRY_DELAYS", "5,30,120"),
@@ -180,6 +185,8 @@ def check(config: dict) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.get("MAILER_INSTANCE") or ""):
         raise ConfigError("MAILER_INSTANCE must be letters, digits, '.', '_' or '-' (it names "
                           "this install in its crontab lines)")
+    if config["MAX_IMAGE_MB"] < 1:
+        raise ConfigError("MAX_IMAGE_MB must be at least 1")
     if config["MAILING_SMTP_TIMEOUT"] <= 0:
         raise ConfigError("MAILING_SMTP_TIMEOUT must be a positive number of seconds")
     if config["MAILING_BATCH_SIZE"] < 1:

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from mailer.extensions import db
+from mailer.main.services import figures_changed
 from mailer.mailings import client_csv
 from mailer.mailings.errors import WorkspaceError
 from mailer.models import Client, User
@@ -82,6 +83,7 @@ def create_client(owner: User, data: ClientData) -> Client:
     )
     db.session.add(client)
     _commit_or_email_taken()
+    figures_changed()
     return client
 
 
@@ -93,12 +95,14 @@ def update_client(client: Client, data: ClientData) -> None:
     client.full_name = fields.full_name
     client.comment = fields.comment
     _commit_or_email_taken()
+    figures_changed()
 
 
 def delete_client(client: Client) -> None:
     """The client leaves every mailing; past deliveries keep the address they went to."""
     db.session.delete(client)
     db.session.commit()
+    figures_changed()
 
 
 def _search(owner: User, q: str | None) -> sa.Select:
@@ -189,6 +193,7 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport
             _l("Your clients changed while the file was being imported. Upload it again."),
             field="file",
         ) from None
+    figures_changed()
     report.added = len(new_rows)
     report.updated = len(changed_rows)
     report.applied = True

@@ -12,9 +12,9 @@ def index():
     own = services.figures(current_user) if current_user.is_authenticated else None
     return render_template(
         "main/index.html",
-        figures=services.figures(),
+        figures=services.home_figures(),
         own_figures=own,
-        posts=services.random_published_posts(),
+        posts=services.home_posts(),
     )
 
 

@@ -1,10 +1,11 @@
-"""Figures for the home page."""
+"""Figures and articles for the home page (service-wide ones cached for a short time)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from mailer import caching
 from mailer.extensions import db
 from mailer.models import Client, Mailing, MailingStatus, Post, User, utcnow
 
@@ -43,3 +44,27 @@ def random_published_posts(count: int = 3) -> list[Post]:
             .limit(count)
         )
     )
+
+
+FIGURES_SECONDS = 60
+POSTS_SECONDS = 30
+
+
+def home_figures() -> Figures:
+    """The service-wide figures, cached; cleared whenever a mailing or a client changes."""
+    return caching.remember(caching.HOME_FIGURES, FIGURES_SECONDS, figures)
+
+
+def figures_changed(*_args, **_kwargs) -> None:
+    caching.forget(caching.HOME_FIGURES)
+
+
+def home_posts() -> list[Post]:
+    """Three random published articles; the choice is kept for a short while."""
+    ids = caching.remember(caching.HOME_POSTS, POSTS_SECONDS,
+                           lambda: [post.id for post in random_published_posts()])
+    if not ids:
+        return []
+    found = {post.id: post for post in db.session.scalars(
+        sa.select(Post).where(Post.id.in_(ids), Post.published_at <= utcnow()))}
+    return [found[post_id] for post_id in ids if post_id in found]

@@ -1,0 +1,46 @@
+"""The cache, used only for what looks the same to everyone, and never allowed to break a page.
+
+Flask-Caching talks to Redis when ``REDIS_URL`` is set (an in-process cache
+otherwise). If Redis is down, ``remember`` computes the value as if nothing
+were cached and ``forget`` gives up quietly: the site stays up, only slower.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, TypeVar
+
+from mailer.extensions import cache
+
+log = logging.getLogger(__name__)
+Value = TypeVar("Value")
+
+HOME_FIGURES = "home:figures"
+HOME_POSTS = "home:random-posts"
+
+
+def article_body_key(post_id: int) -> str:
+    return f"blog:body:{post_id}"
+
+
+def remember(key: str, timeout: int, compute: Callable[[], Value]) -> Value:
+    """The cached value of ``key``, or ``compute()`` (stored for ``timeout`` seconds)."""
+    try:
+        value = cache.get(key)
+    except Exception as error:  # any cache failure means "not cached"
+        log.warning("cache unavailable, computing %s: %s", key, error)
+        return compute()
+    if value is not None:
+        return value
+    value = compute()
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as error:
+        log.warning("cache unavailable, not storing %s: %s", key, error)
+    return value
+
+
+def forget(*keys: str) -> None:
+    try:
+        cache.delete_many(*keys)
+    except Exception as error:
+        log.warning("cache unavailable, could not clear %s: %s", ", ".join(keys), error)
