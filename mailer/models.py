@@ -244,7 +244,7 @@ class Attempt(db.Model):
         sa.ForeignKey("mailings.id", ondelete="CASCADE")
     )
     occurrence_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
-    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, index=True)
     finished_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     status: so.Mapped[AttemptStatus] = so.mapped_column(
         _enum(AttemptStatus, "status"), default=AttemptStatus.SENDING

@@ -247,10 +247,12 @@ def parse_clients(raw: bytes) -> ParsedFile:
     return parsed
 
 
-def export_lines(
-    rows: Iterable[tuple[str, str, str, datetime | None]],
-) -> Iterator[str]:
-    """CSV text of clients, header first, BOM in front so Excel reads it as UTF-8."""
+def csv_lines(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterator[str]:
+    """CSV text, header first, BOM in front so Excel reads it as UTF-8, in chunks of rows.
+
+    Every text cell goes through ``neutralise_formula``; ``None`` is an empty
+    cell; numbers are written as they are.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -260,17 +262,26 @@ def export_lines(
         buffer.truncate()
         return chunk
 
-    writer.writerow(EXPORT_HEADER)
+    writer.writerow(header)
     yield BOM + flush()
-    for count, (email, full_name, comment, unsubscribed_at) in enumerate(rows, start=1):
-        writer.writerow((
-            neutralise_formula(email),
-            neutralise_formula(full_name or ""),
-            neutralise_formula(comment or ""),
-            unsubscribed_at.isoformat(timespec="seconds") if unsubscribed_at else "",
-        ))
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([
+            "" if cell is None else neutralise_formula(cell) if isinstance(cell, str) else cell
+            for cell in row
+        ])
         if count % 500 == 0:
             yield flush()
     rest = flush()
     if rest:
         yield rest
+
+
+def export_lines(
+    rows: Iterable[tuple[str, str, str, datetime | None]],
+) -> Iterator[str]:
+    """CSV text of clients (see ``csv_lines``)."""
+    return csv_lines(EXPORT_HEADER, (
+        (email, full_name or "", comment or "",
+         unsubscribed_at.isoformat(timespec="seconds") if unsubscribed_at else "")
+        for email, full_name, comment, unsubscribed_at in rows
+    ))

@@ -11,6 +11,7 @@ from mailer.mailings.errors import WorkspaceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
 from mailer.models import Client, Mailing, Message
 from mailer.ownership import own_or_404, owned
+from mailer.reports.services import mailing_stats
 
 
 @bp.route("/mailings/")
@@ -115,6 +116,7 @@ def show_mailing(mailing_id: int):
         can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
         client_count=services.client_counts([mailing]).get(mailing.id, 0),
         frequency_labels=FREQUENCY_LABELS,
+        stats=mailing_stats(mailing.id),
     )
 
 

@@ -11,6 +11,7 @@ from mailer.mailings.mailing_forms import FREQUENCY_LABELS
 from mailer.manager import bp, services
 from mailer.manager.forms import StopForm
 from mailer.models import Mailing, MailingStatus, User
+from mailer.reports.services import mailing_stats
 
 
 def _status_filter() -> MailingStatus | None:
@@ -48,6 +49,7 @@ def show_mailing(mailing_id: int):
         attempts=mailing_services.attempts_of(mailing),
         client_count=mailing_services.client_counts([mailing]).get(mailing.id, 0),
         frequency_labels=FREQUENCY_LABELS,
+        stats=mailing_stats(mailing.id),
     )
 
 

@@ -1,0 +1,18 @@
+"""Reports: attempts across mailings (filters, CSV) and per-mailing statistics.
+
+An owner sees the attempts of their own mailings; a manager or superuser
+sees everyone's. Every query here is scoped by ``services.scope``.
+"""
+from flask import Blueprint
+from flask_login import login_required
+
+bp = Blueprint("reports", __name__)
+
+
+@bp.before_request
+@login_required
+def signed_in_only():
+    """Every report needs a viewer: what it shows depends on who is looking."""
+
+
+from mailer.reports import routes  # noqa: E402,F401

@@ -1,0 +1,48 @@
+from collections import Counter
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from mailer.models import AttemptStatus
+
+STATUS_LABELS = {
+    AttemptStatus.SENDING: _l("sending"),
+    AttemptStatus.SUCCESS: _l("success"),
+    AttemptStatus.PARTIAL: _l("partial"),
+    AttemptStatus.FAILURE: _l("failure"),
+}
+
+
+class AttemptFilterForm(FlaskForm):
+    """The report's filter, read from the query string (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    # Mailing and status stay text: the service decides what is known, so an
+    # id that is not the viewer's gets the same answer as one that does not exist.
+    mailing = SelectField(_l("Mailing"), validate_choice=False, validators=[Optional()])
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice("", _l("Any status"))]
+        + [SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()],
+        validate_choice=False,
+        validators=[Optional()],
+    )
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+
+    def set_mailings(self, mailings, with_owner: bool) -> None:
+        subjects = Counter(m.subject for m in mailings)
+        choices = [SelectChoice("", _l("All mailings"))]
+        for mailing in mailings:
+            label = mailing.subject
+            if subjects[mailing.subject] > 1:
+                label = f"{label} (#{mailing.id})"
+            if with_owner:
+                label = f"{label} — {mailing.owner_email}"
+            choices.append(SelectChoice(str(mailing.id), label))
+        self.mailing.choices = choices

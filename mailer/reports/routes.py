@@ -1,0 +1,88 @@
+"""Reports: the attempts list with its filter, and the same attempts as CSV."""
+from datetime import date
+
+from flask import (
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from mailer.form_errors import attach_error
+from mailer.mailings.client_csv import csv_lines
+from mailer.reports import bp, services
+from mailer.reports.forms import AttemptFilterForm
+
+
+def _filter_form() -> tuple[AttemptFilterForm, services.AttemptFilter | None]:
+    """The form as filled in, and the checked filter (None when it cannot be applied)."""
+    form = AttemptFilterForm(formdata=request.args)
+    form.set_mailings(services.visible_mailings(current_user),
+                      with_owner=services.sees_all_attempts(current_user))
+    parsed = form.validate()
+    try:
+        chosen = services.check_filter(current_user, services.FilterInput(
+            mailing=form.mailing.data or "",
+            status=form.status.data or "",
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+        ))
+    except services.InvalidFilter as invalid:
+        for problem in invalid.problems:
+            attach_error(form, problem.message, problem.field)
+        return form, None
+    return form, chosen if parsed else None
+
+
+def _filter_args() -> dict:
+    return {key: value for key, value in request.args.items() if key != "page" and value}
+
+
+def _mailing_url(viewer):
+    """Where a row's mailing links to, for this viewer (None: no page to show it)."""
+    if services.sees_all_attempts(viewer) and "manager.show_mailing" in current_app.view_functions:
+        return lambda mailing: url_for("manager.show_mailing", mailing_id=mailing.id)
+    if viewer.is_manager:
+        return lambda mailing: None
+    return lambda mailing: (url_for("mailings.show_mailing", mailing_id=mailing.id)
+                            if mailing.owner_id == viewer.id else None)
+
+
+@bp.route("/attempts/")
+def list_attempts():
+    form, chosen = _filter_form()
+    page = None
+    if chosen is not None:
+        page = services.attempts_page(current_user, chosen, request.args.get("page", 1, type=int))
+    return render_template(
+        "reports/attempts.html",
+        form=form,
+        page=page,
+        filtered=bool(_filter_args()),
+        export_url=url_for("reports.export_attempts", **_filter_args()),
+        first_page_url=url_for("reports.list_attempts", **_filter_args()),
+        with_owner=services.sees_all_attempts(current_user),
+        mailing_url=_mailing_url(current_user),
+    )
+
+
+@bp.route("/attempts/export.csv")
+def export_attempts():
+    form, chosen = _filter_form()
+    if chosen is None:
+        # The list page explains what is wrong with the filter.
+        return redirect(url_for("reports.list_attempts", **_filter_args()))
+    lines = csv_lines(services.EXPORT_HEADER, services.export_rows(current_user, chosen))
+    filename = f"attempts-{date.today().isoformat()}.csv"
+    return Response(
+        stream_with_context((line.encode("utf-8") for line in lines)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,326 @@
+"""Reports: which attempts a viewer may see, filtered, paged, exported; a mailing's figures.
+
+Everything is computed in SQL with a fixed number of queries, however many
+attempts there are. Dates a user enters or reads are days in a time zone
+(the viewer's); attempts are stored in UTC, so a day becomes the half-open
+UTC interval between two local midnights, which also gets DST days right.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_babel import get_timezone
+from flask_babel import lazy_gettext as _l
+
+from mailer.extensions import db
+from mailer.models import Attempt, AttemptStatus, Mailing, Message, User, utcnow
+
+PER_PAGE = 25
+EXPORT_BATCH = 500
+STATS_DAYS = 30
+EXPORT_HEADER = (
+    "mailing_id", "subject", "owner_email", "occurrence", "started", "finished",
+    "status", "sent", "failed", "server_response",
+)
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    field: str
+    message: object  # a lazy translated string
+
+
+class InvalidFilter(ValueError):
+    """The filter cannot be applied; ``problems`` say why, field by field."""
+
+    def __init__(self, problems: list[FilterProblem]):
+        super().__init__("; ".join(str(p.message) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class FilterInput:
+    """The filter as the viewer entered it: mailing and status as text, days already parsed."""
+
+    mailing: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class AttemptFilter:
+    """A checked filter: the mailing is one the viewer may see; days are in ``timezone``."""
+
+    timezone: str
+    mailing_id: int | None = None
+    status: AttemptStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class MailingChoice:
+    id: int
+    subject: str
+    owner_email: str
+
+
+def sees_all_attempts(viewer: User) -> bool:
+    return viewer.is_manager or viewer.is_superuser
+
+
+def scope(query: sa.Select, viewer: User) -> sa.Select:
+    """Restrict a query that joins ``Mailing`` to the mailings the viewer may see."""
+    if sees_all_attempts(viewer):
+        return query
+    return query.where(Mailing.owner_id == viewer.id)
+
+
+def visible_mailings(viewer: User) -> list[MailingChoice]:
+    """The mailings the viewer may filter by, by subject (one query)."""
+    query = scope(
+        sa.select(Mailing.id, Message.subject, User.email)
+        .join(Message, Mailing.message_id == Message.id)
+        .join(User, Mailing.owner_id == User.id),
+        viewer,
+    ).order_by(sa.func.lower(Message.subject), Mailing.id)
+    return [MailingChoice(*row) for row in db.session.execute(query)]
+
+
+def _visible_mailing_id(viewer: User, text: str) -> int | None:
+    try:
+        mailing_id = int(text)
+    except ValueError:
+        return None
+    if mailing_id < 1:
+        return None
+    found = db.session.scalar(scope(sa.select(Mailing.id).where(Mailing.id == mailing_id), viewer))
+    return found
+
+
+def check_filter(viewer: User, given: FilterInput) -> AttemptFilter:
+    """The filter the viewer asked for, or InvalidFilter naming every problem.
+
+    Someone else's mailing is refused exactly like one that does not exist.
+    """
+    problems = []
+    mailing_id = None
+    if given.mailing.strip():
+        mailing_id = _visible_mailing_id(viewer, given.mailing.strip())
+        if mailing_id is None:
+            problems.append(FilterProblem(
+                "mailing", _l("There is no such mailing among yours. Choose one from the list.")
+            ))
+    status = None
+    if given.status.strip():
+        try:
+            status = AttemptStatus(given.status.strip())
+        except ValueError:
+            problems.append(
+                FilterProblem("status", _l("Unknown status. Choose one from the list."))
+            )
+    if given.date_from and given.date_to and given.date_to < given.date_from:
+        problems.append(FilterProblem(
+            "date_to", _l("The end date is before the start date.")
+        ))
+    if problems:
+        raise InvalidFilter(problems)
+    return AttemptFilter(timezone=viewer.timezone, mailing_id=mailing_id, status=status,
+                         date_from=given.date_from, date_to=given.date_to)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant a day starts in a zone (in a DST gap at midnight: when its clock starts)."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def _filtered(query: sa.Select, viewer: User, chosen: AttemptFilter) -> sa.Select:
+    query = scope(query, viewer)
+    if chosen.mailing_id is not None:
+        query = query.where(Attempt.mailing_id == chosen.mailing_id)
+    if chosen.status is not None:
+        query = query.where(Attempt.status == chosen.status)
+    zone = ZoneInfo(chosen.timezone)
+    if chosen.date_from is not None:
+        query = query.where(Attempt.started_at >= local_midnight(chosen.date_from, zone))
+    if chosen.date_to is not None:
+        query = query.where(
+            Attempt.started_at < local_midnight(chosen.date_to + timedelta(days=1), zone)
+        )
+    return query
+
+
+def _newest_first(query: sa.Select) -> sa.Select:
+    return query.order_by(Attempt.started_at.desc(), Attempt.id.desc())
+
+
+def attempts_page(viewer: User, chosen: AttemptFilter, page: int, per_page: int = PER_PAGE):
+    """One page of the attempts, newest first, with mailing, message and owner loaded."""
+    query = (
+        sa.select(Attempt)
+        .join(Mailing, Attempt.mailing_id == Mailing.id)
+        .options(
+            so.contains_eager(Attempt.mailing).options(
+                so.joinedload(Mailing.message), so.joinedload(Mailing.owner)
+            )
+        )
+    )
+    return db.paginate(_newest_first(_filtered(query, viewer, chosen)),
+                       page=page, per_page=per_page, error_out=False)
+
+
+def export_rows(viewer: User, chosen: AttemptFilter) -> Iterator[tuple]:
+    """Rows for ``EXPORT_HEADER``, newest first, times in the filter's zone, read in batches."""
+    query = (
+        sa.select(Mailing.id, Message.subject, User.email, Attempt.occurrence_at,
+                  Attempt.started_at, Attempt.finished_at, Attempt.status,
+                  Attempt.sent_count, Attempt.failed_count, Attempt.server_response)
+        .select_from(Attempt)
+        .join(Mailing, Attempt.mailing_id == Mailing.id)
+        .join(Message, Mailing.message_id == Message.id)
+        .join(User, Mailing.owner_id == User.id)
+    )
+    query = _newest_first(_filtered(query, viewer, chosen)).execution_options(
+        yield_per=EXPORT_BATCH
+    )
+    zone = ZoneInfo(chosen.timezone)
+
+    def shown(moment: datetime | None) -> str:
+        return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
+
+    def rows() -> Iterator[tuple]:
+        for (mailing_id, subject, owner_email, occurrence, started, finished, status,
+             sent, failed, response) in db.session.execute(query):
+            yield (mailing_id, subject, owner_email, shown(occurrence), shown(started),
+                   shown(finished), status.value, sent, failed, response or "")
+
+    return rows()
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    sent: int
+    failed: int
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed
+
+
+@dataclass(frozen=True)
+class MailingStats:
+    """A mailing's figures; ``days`` are the last days in ``timezone``, oldest first."""
+
+    mailing_id: int
+    runs: int
+    finished_runs: int
+    successful_runs: int
+    sent: int
+    failed: int
+    last_response: str | None
+    last_response_at: datetime | None
+    timezone: str
+    days: tuple[DayCount, ...]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successful runs out of finished ones (a run still sending is not counted)."""
+        return self.successful_runs / self.finished_runs if self.finished_runs else None
+
+    @property
+    def days_sent(self) -> int:
+        return sum(d.sent for d in self.days)
+
+    @property
+    def days_failed(self) -> int:
+        return sum(d.failed for d in self.days)
+
+    @property
+    def chart_max(self) -> int:
+        """The top of the chart's scale: the busiest day rounded up to 1, 2 or 5 × 10ⁿ."""
+        peak = max((d.total for d in self.days), default=0)
+        step = 1
+        while True:
+            for factor in (1, 2, 5):
+                if step * factor >= peak:
+                    return step * factor
+            step *= 10
+
+
+def _timezone_name(timezone: str | None) -> str:
+    if timezone:
+        return timezone
+    return str(get_timezone() or "UTC")
+
+
+def mailing_stats(mailing_id: int, timezone: str | None = None, *, days: int = STATS_DAYS,
+                  now: datetime | None = None) -> MailingStats:
+    """A mailing's figures, in three aggregate queries.
+
+    ``timezone`` defaults to the viewer's (Flask-Babel's, which the app sets
+    from the signed-in user). The caller has already checked that the viewer
+    may see the mailing.
+    """
+    zone_name = _timezone_name(timezone)
+    zone = ZoneInfo(zone_name)
+    finished = Attempt.status != AttemptStatus.SENDING
+    runs, finished_runs, successful_runs, sent, failed = db.session.execute(
+        sa.select(
+            sa.func.count(Attempt.id),
+            sa.func.coalesce(sa.func.sum(sa.case((finished, 1), else_=0)), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((Attempt.status == AttemptStatus.SUCCESS, 1), else_=0)), 0
+            ),
+            sa.func.coalesce(sa.func.sum(Attempt.sent_count), 0),
+            sa.func.coalesce(sa.func.sum(Attempt.failed_count), 0),
+        ).where(Attempt.mailing_id == mailing_id)
+    ).one()
+    last = db.session.execute(
+        sa.select(Attempt.server_response, Attempt.finished_at, Attempt.started_at)
+        .where(Attempt.mailing_id == mailing_id, finished)
+        .order_by(Attempt.started_at.desc(), Attempt.id.desc())
+        .limit(1)
+    ).first()
+    return MailingStats(
+        mailing_id=mailing_id,
+        runs=runs,
+        finished_runs=int(finished_runs),
+        successful_runs=int(successful_runs),
+        sent=int(sent),
+        failed=int(failed),
+        last_response=last.server_response if last else None,
+        last_response_at=(last.finished_at or last.started_at) if last else None,
+        timezone=zone_name,
+        days=_daily_counts(mailing_id, zone, days, now or utcnow()),
+    )
+
+
+def _daily_counts(mailing_id: int, zone: ZoneInfo, days: int,
+                  now: datetime) -> tuple[DayCount, ...]:
+    """Sent and failed per local day, grouped in SQL by the two local midnights around the start.
+
+    Comparing with precomputed UTC boundaries works the same on PostgreSQL
+    and SQLite, which has no time zones of its own.
+    """
+    today = now.astimezone(zone).date()
+    day_list = [today - timedelta(days=days - 1 - n) for n in range(days)]
+    bounds = [local_midnight(day, zone) for day in day_list]
+    bounds.append(local_midnight(today + timedelta(days=1), zone))
+    bucket = sa.case(
+        *[(Attempt.started_at < bounds[n + 1], n) for n in range(days)], else_=None
+    ).label("bucket")
+    rows = db.session.execute(
+        sa.select(bucket, sa.func.sum(Attempt.sent_count), sa.func.sum(Attempt.failed_count))
+        .where(Attempt.mailing_id == mailing_id,
+               Attempt.started_at >= bounds[0], Attempt.started_at < bounds[-1])
+        .group_by(bucket)
+    )
+    by_bucket = {n: (int(s or 0), int(f or 0)) for n, s, f in rows if n is not None}
+    return tuple(DayCount(day, *by_bucket.get(n, (0, 0))) for n, day in enumerate(day_list))

@@ -1,0 +1,48 @@
+"""In a real browser: a mailing's chart on a phone, and the reports filter, under the app's CSP."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from mailer.models import Attempt, AttemptStatus
+from tests.browser.conftest import sign_in
+from tests.workspace import make_mailing
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def test_mailing_chart_fits_a_phone_and_breaks_no_csp(page, db, make_user):
+    owner = make_user(email="olga@example.com", timezone="Europe/Moscow", language="en")
+    mailing = make_mailing(db, owner, subject="Weekly offers")
+    today = datetime.now(MOSCOW).date()
+    for back, sent, failed in ((1, 40, 3), (4, 25, 0), (9, 38, 12)):
+        started = datetime.combine(today - timedelta(days=back), time(10), MOSCOW)
+        db.session.add(Attempt(mailing=mailing, occurrence_at=started, started_at=started,
+                               finished_at=started + timedelta(minutes=2), sent_count=sent,
+                               failed_count=failed, server_response="250 2.0.0 OK",
+                               status=AttemptStatus.PARTIAL if failed else AttemptStatus.SUCCESS))
+    db.session.commit()
+    problems = []
+
+    def record(message):
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            problems.append((message.text, message.location.get("url")))
+
+    page.on("console", record)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "olga@example.com")
+
+    page.goto(f"/mailings/{mailing.id}")
+
+    chart = page.get_by_role("img", name="Sent and failed e-mails per day")
+    box = chart.bounding_box()
+    assert box is not None and 300 <= box["width"] <= 375 and box["height"] > 100
+    assert page.locator("svg.mailing-chart-svg rect.bar-sent").count() == 3
+    assert page.locator("svg.mailing-chart-svg rect.bar-failed").count() == 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert problems == []
+
+    page.goto("/attempts/")
+    page.get_by_label("Status").select_option("partial")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/attempts/?**status=partial**")
+    assert page.locator("main table tbody tr").count() == 2
+    assert problems == []
