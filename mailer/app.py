@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, current_app, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -23,6 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_admin(app)
     register_errorhandlers(app)
     register_security_headers(app)
     register_template_helpers(app)
@@ -37,6 +38,8 @@ def configure_logging(app: Flask) -> None:
 
 def select_locale() -> str:
     languages = settings.LANGUAGES
+    if not has_request_context():  # e.g. the sending engine, or Flask-Admin building its menu
+        return current_app.config["DEFAULT_LANGUAGE"]
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:
@@ -45,6 +48,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str | None:
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.timezone
     return None
@@ -81,20 +86,30 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from mailer.auth import bp as auth_bp
+    from mailer.blog import bp as blog_bp
     from mailer.mailings import bp as mailings_bp
     from mailer.main import bp as main_bp
     from mailer.manager import bp as manager_bp
+    from mailer.reports import bp as reports_bp
     from mailer.unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(blog_bp)
     app.register_blueprint(mailings_bp)
     app.register_blueprint(manager_bp)
     app.register_blueprint(unsubscribe_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
     if app.config["APP_ENV"] == "development":
         from mailer.devmail import bp as devmail_bp
 
         app.register_blueprint(devmail_bp, url_prefix="/dev/mail")
+
+
+def register_admin(app: Flask) -> None:
+    from mailer.admin import init_admin
+
+    init_admin(app)  # after register_extensions: Flask-Admin needs Flask-Babel
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,0 +1,34 @@
+from flask import abort, current_app, render_template, request, send_from_directory
+
+from mailer import caching
+from mailer.blog import bp, services
+
+# Stored images never change (a new upload gets a new random name).
+IMAGE_MAX_AGE = 30 * 24 * 3600
+# A rendered body is cleared whenever its post changes, so it may be kept long.
+ARTICLE_BODY_SECONDS = 24 * 3600
+
+
+@bp.route("/blog/")
+def index():
+    page = services.published_posts_page(request.args.get("page", 1, type=int))
+    return render_template("blog/index.html", page=page)
+
+
+@bp.route("/blog/<int:post_id>")
+def show(post_id: int):
+    views = services.record_view(post_id)
+    if views is None:
+        abort(404)
+    post = services.published_post(post_id)
+    if post is None:  # unpublished between the two statements
+        abort(404)
+    body = caching.remember(caching.article_body_key(post.id), ARTICLE_BODY_SECONDS,
+                            lambda: services.article_body_html(post))
+    return render_template("blog/show.html", post=post, views=views, body=body)
+
+
+@bp.route("/uploads/<path:filename>")
+def image(filename: str):
+    # send_from_directory refuses any name that leaves the folder (404).
+    return send_from_directory(current_app.config["UPLOAD_FOLDER"], filename, max_age=IMAGE_MAX_AGE)
