@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from mailer.blog import services as blog_services
 from mailer.models import Client, Mailing, MailingStatus, Message, Post, Role, mailing_clients
 from mailer.signals import mailing_changed
 from tests.conftest import AuthActions, submit
@@ -250,41 +249,44 @@ def test_form_tells_the_image_limit(client, sign_in):
     assert 'accept="image/jpeg,image/png,image/gif,image/webp"' in page
 
 
-@contextmanager
-def post_changes(monkeypatch):
-    seen = []
-    monkeypatch.setattr(blog_services, "post_changed", seen.append)
-    yield seen
-
-
-def test_replacing_removing_and_deleting_keep_the_files_in_step(client, db, sign_in, paths, monkeypatch):
+def test_replacing_removing_and_deleting_keep_the_files_in_step(client, db, sign_in, paths):
     sign_in("content_manager")
-    with post_changes(monkeypatch) as changed:
-        save_post(client, post_form(image=(io.BytesIO(picture()), "one.png")))
-        [post] = all_posts(db)
-        post_id, first = post.id, post.image
-        edit = f"/admin/post/edit/?id={post_id}"
+    save_post(client, post_form(image=(io.BytesIO(picture()), "one.png")))
+    [post] = all_posts(db)
+    post_id, first = post.id, post.image
+    edit = f"/admin/post/edit/?id={post_id}"
 
-        save_post(client, post_form(image=(io.BytesIO(picture("GIF")), "two.gif")), url=edit)
-        second = all_posts(db)[0].image
-        assert second != first and second.endswith(".gif")
-        assert stored_files(paths) == [second]
+    save_post(client, post_form(image=(io.BytesIO(picture("GIF")), "two.gif")), url=edit)
+    second = all_posts(db)[0].image
+    assert second != first and second.endswith(".gif")
+    assert stored_files(paths) == [second]
 
-        save_post(client, post_form(title="Renamed"), url=edit)
-        assert (all_posts(db)[0].title, all_posts(db)[0].image) == ("Renamed", second)
+    save_post(client, post_form(title="Renamed"), url=edit)
+    assert (all_posts(db)[0].title, all_posts(db)[0].image) == ("Renamed", second)
 
-        save_post(client, post_form(remove_image="y"), url=edit)
-        assert all_posts(db)[0].image is None and stored_files(paths) == []
+    save_post(client, post_form(remove_image="y"), url=edit)
+    assert all_posts(db)[0].image is None and stored_files(paths) == []
 
-        save_post(client, post_form(image=(io.BytesIO(picture("WEBP")), "three.webp")), url=edit)
-        assert stored_files(paths) == [all_posts(db)[0].image]
+    save_post(client, post_form(image=(io.BytesIO(picture("WEBP")), "three.webp")), url=edit)
+    assert stored_files(paths) == [all_posts(db)[0].image]
 
-        deleted = submit(client, "/admin/post/delete/", {"id": post_id}, form_url="/admin/post/",
-                         follow_redirects=True)
-        assert "Record was successfully deleted." in deleted.get_data(as_text=True)
+    deleted = submit(client, "/admin/post/delete/", {"id": post_id}, form_url="/admin/post/",
+                     follow_redirects=True)
+    assert "Record was successfully deleted." in deleted.get_data(as_text=True)
 
     assert all_posts(db) == [] and stored_files(paths) == []
-    assert changed == [post_id] * 6
+
+
+def test_an_edited_article_shows_its_new_text_at_once_though_bodies_are_cached(client, db, sign_in):
+    sign_in("content_manager")
+    save_post(client, post_form(body="First words."))
+    [post] = all_posts(db)
+    assert "First words." in client.get(f"/blog/{post.id}").get_data(as_text=True)  # now cached
+
+    save_post(client, post_form(body="Second words."), url=f"/admin/post/edit/?id={post.id}")
+    page = client.get(f"/blog/{post.id}").get_data(as_text=True)
+
+    assert "Second words." in page and "First words." not in page
 
 
 def test_view_count_is_not_editable(client, db, sign_in):
