@@ -30,6 +30,13 @@ def verification_link(smtp_sink, address="anna@example.com") -> str:
     return link
 
 
+def test_the_form_carries_one_time_zone_field_for_the_browser_to_fill(client):
+    # Two fields of one name would post the empty one first, and the browser's zone be lost.
+    page = client.get("/auth/register").get_data(as_text=True)
+    assert page.count('name="timezone"') == 1
+    assert 'data-browser-timezone="1"' in page
+
+
 def test_register_sends_verification_mail_and_keeps_unverified_account(client, db, smtp_sink):
     page = register(client)
 
