@@ -36,6 +36,21 @@ def test_signed_in_users_language_wins_over_the_browser(client, make_user, auth)
     assert 'lang="ru"' in page and "Профиль" in page
 
 
+def test_the_browser_keeps_the_users_language_after_sign_out_and_when_blocked(client, db, make_user, auth):
+    user = make_user(email="user@example.com", language="ru")
+    auth.login()
+    auth.logout()
+    signed_out = client.get("/auth/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    auth.login()
+    user.active = False  # blocked by a manager: signed out at the next request
+    db.session.commit()
+    blocked = client.get("/mailings/", headers={"Accept-Language": "en"}, follow_redirects=True)
+
+    assert 'lang="ru"' in signed_out and "Войти" in signed_out
+    assert "/auth/login" in blocked.request.path and 'lang="ru"' in blocked.get_data(as_text=True)
+
+
 def test_visitor_can_switch_language(client):
     response = submit(client, "/language/ru", {"next": "/auth/login"}, form_url="/")
 

@@ -110,7 +110,8 @@ def login():
             _form_error(form, error)
         else:
             login_user(user, remember=form.remember.data)
-            session.pop("language", None)
+            # This browser keeps the user's language after they sign out (or are signed out).
+            session["language"] = user.language
             return redirect(next_url or url_for("main.index"))
     return render_template("auth/login.html", form=form, unverified_email=unverified_email)
 
@@ -178,6 +179,7 @@ def profile():
         except services.AccountError as error:
             _form_error(form, error)
         else:
+            session["language"] = current_user.language
             flash(_("Profile saved."), "success")
             return redirect(url_for("auth.profile"))
     return render_template("auth/profile.html", form=form, password_form=ChangePasswordForm())
