@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 from flask_admin import Admin
+from flask_babel import get_locale
 from flask_admin.menu import MenuLink
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -70,5 +71,15 @@ def init_admin(app: Flask) -> Admin:
         in_admin = request.path == ADMIN_URL or request.path.startswith(ADMIN_URL + "/")
         if in_admin and not views.is_staff(current_user):
             abort(403)
+
+    @app.after_request
+    def admin_pages_say_their_language(response):
+        # Flask-Admin's layout writes a bare <html>; screen readers and spell
+        # checkers need to know the page is Russian or English, like the site's pages.
+        if request.path.startswith(ADMIN_URL + "/") and response.mimetype == "text/html" \
+                and not response.direct_passthrough:
+            page = response.get_data(as_text=True)
+            response.set_data(page.replace("<html>", f'<html lang="{get_locale()}">', 1))
+        return response
 
     return admin
