@@ -146,12 +146,18 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from babel.dates import format_skeleton
     from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
     from mailer.menu import menu_items
 
+    def format_day_month(day) -> str:
+        """"Oct 25" in English, "25 окт." in Russian: the locale orders the parts."""
+        return format_skeleton("MMMd", day, locale=get_locale())
+
     app.jinja_env.filters.update(
-        format_number=format_decimal, format_datetime=format_datetime, format_date=format_date
+        format_number=format_decimal, format_datetime=format_datetime, format_date=format_date,
+        format_day_month=format_day_month,
     )
 
     @app.context_processor

@@ -401,6 +401,20 @@ def test_mailing_page_shows_the_figures_and_a_chart_of_the_days(client, db, owne
     assert "sent</li>" in page and "failed</li>" in page  # the legend
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_charts_day_labels_follow_the_users_language(client, db, owner, language):
+    owner.language = language
+    mailing = make_mailing(db, owner)
+    add_attempt(db, mailing, datetime.now(NEW_YORK) - timedelta(hours=1), sent=1, failed=0)
+    today = datetime.now(NEW_YORK).date()
+
+    svg = client.get(f"/mailings/{mailing.id}").get_data(as_text=True).split("<svg", 1)[1]
+
+    last_label = re.findall(r'text-anchor="end">([^<]+)</text>', svg)[-1]  # today, at the right edge
+    expected = {"en": rf"{today:%b} {today.day}", "ru": rf"{today.day} [а-я]{{3,4}}\.?"}[language]
+    assert re.fullmatch(expected, last_label), last_label
+
+
 def test_mailing_page_without_sends_says_so_and_draws_no_chart(client, db, owner):
     mailing = make_mailing(db, owner)
 

@@ -1,0 +1,135 @@
+"""Every page, as each role sees it: on a phone, with labelled fields and errors beside them."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from mailer.models import Attempt, AttemptStatus, Client, Post
+from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.workspace import make_mailing
+
+PHONE = {"width": 375, "height": 812}
+
+# Which role opens which pages; "{mailing}", "{attempt}", "{message}", "{client}", "{post}" are
+# filled with the ids of the test's own objects.
+PAGES = {
+    "visitor": ["/", "/auth/login", "/auth/register", "/auth/reset", "/auth/verify", "/blog/",
+                "/blog/{post}"],
+    "user": ["/", "/mailings/", "/mailings/new", "/mailings/{mailing}", "/mailings/{mailing}/edit",
+             "/mailings/{mailing}/attempts/{attempt}", "/clients/", "/clients/new",
+             "/clients/{client}/edit", "/clients/import", "/messages/", "/messages/new",
+             "/messages/{message}/preview", "/messages/{message}/edit", "/attempts/",
+             "/auth/profile", "/blog/"],
+    "manager": ["/manager/mailings", "/manager/mailings/{mailing}", "/manager/users", "/attempts/"],
+}
+# Forms a person can send empty: each must answer with an error beside a field.
+FORMS = {
+    "visitor": ["/auth/login", "/auth/register", "/auth/reset"],
+    "user": ["/mailings/new", "/clients/new", "/messages/new", "/clients/import"],
+    "manager": ["/manager/mailings/{mailing}"],
+}
+
+UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && el.type !== 'submit' && el.type !== 'button'
+                && el.offsetParent !== null && !el.classList.contains('ts-hidden-accessible'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.getAttribute('aria-labelledby'))
+  .map(el => el.name || el.id || el.outerHTML.slice(0, 80))"""
+
+ERRORS_AWAY_FROM_THEIR_FIELD = """() => [...document.querySelectorAll('main .is-invalid')]
+  .filter(el => el.offsetParent !== null || el.id.endsWith('-ts-control'))
+  .filter(el => {
+    const box = el.closest('.mb-3, .form-check') || el.parentElement;
+    const error = box.querySelector('.invalid-feedback');
+    return !error || !error.textContent.trim() || error.offsetParent === null;
+  })
+  .map(el => el.name || el.id)"""
+
+
+@pytest.fixture
+def workspace(db, make_user):
+    owner = make_user(email="olga@example.com", full_name="Olga Owner")
+    make_user(email="boss@example.com", full_name="Boss", role="manager")
+    mailing = make_mailing(db, owner, subject="Weekly offers with a rather long subject line", clients=3)
+    started = datetime.now(timezone.utc) - timedelta(days=1)
+    attempt = Attempt(mailing=mailing, occurrence_at=started, started_at=started,
+                      finished_at=started + timedelta(minutes=1), sent_count=2, failed_count=1,
+                      server_response="550 5.1.1 <c2@example.com>: Recipient address rejected",
+                      status=AttemptStatus.PARTIAL)
+    post = Post(author=owner, title="Five habits of good newsletters", body="Text " * 200,
+                published_at=started)
+    db.session.add_all([attempt, post])
+    db.session.commit()
+    return {"mailing": mailing.id, "attempt": attempt.id, "message": mailing.message_id,
+            "post": post.id, "client": db.session.scalar(sa.select(Client.id).order_by(Client.id))}
+
+
+def _tab(browser, live_server, role, viewport):
+    context = browser.new_context(base_url=live_server, viewport=viewport, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # destructive forms ask first
+    if role == "user":
+        sign_in(page, "olga@example.com")
+    elif role == "manager":
+        sign_in(page, "boss@example.com")
+    return context, page
+
+
+def _slug(role: str, path: str) -> str:
+    return f"{role}{re.sub(r'[^a-z0-9]+', '-', path.lower()).rstrip('-')}"
+
+
+@pytest.mark.parametrize("role", list(PAGES))
+def test_every_page_fits_a_phone_and_labels_every_field(browser, live_server, db, workspace, role):
+    ids = workspace
+    folder = SCREENSHOTS / "phone"
+    folder.mkdir(parents=True, exist_ok=True)
+    context, page = _tab(browser, live_server, role, PHONE)
+    problems = []
+    for path in PAGES[role]:
+        url = path.format(**ids)
+        response = page.goto(url)
+        page.screenshot(path=folder / f"{_slug(role, path)}.png", full_page=True)
+        if response.status != 200:
+            problems.append(f"{url}: HTTP {response.status}")
+            continue
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            problems.append(f"{url}: {width} px wide on a {PHONE['width']} px phone")
+        if not page.locator(".navbar-toggler").is_visible():
+            problems.append(f"{url}: the menu does not fold away on a phone")
+        unlabelled = page.evaluate(UNLABELLED_CONTROLS)
+        if unlabelled:
+            problems.append(f"{url}: fields without a label: {unlabelled}")
+    page.locator(".navbar-toggler").click()
+    page.locator("#main-menu").get_by_role("link").first.wait_for()
+    context.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("role", list(FORMS))
+def test_an_empty_form_shows_each_error_beside_its_field(browser, live_server, db, workspace, role):
+    context, page = _tab(browser, live_server, role, {"width": 1280, "height": 900})
+    problems = []
+    for path in FORMS[role]:
+        url = path.format(**workspace)
+        page.goto(url)
+        form = page.locator("main form[method=post]").last
+        before = page.url
+        form.locator("[type=submit]").last.click()
+        page.wait_for_load_state()
+        shown = page.locator("main .invalid-feedback:visible, main .alert-danger:visible")
+        if page.url != before and not shown.count():
+            problems.append(f"{url}: an empty form was accepted")
+        elif not shown.count():
+            problems.append(f"{url}: no error shown")
+        away = page.evaluate(ERRORS_AWAY_FROM_THEIR_FIELD)
+        if away:
+            problems.append(f"{url}: errors not beside {away}")
+        page.screenshot(path=SCREENSHOTS / f"empty-form-{_slug(role, path)}.png", full_page=True)
+    context.close()
+    assert problems == []
