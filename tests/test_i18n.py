@@ -1,11 +1,14 @@
 """Russian and English: the user's language, else the browser's; complete catalogs."""
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 
 from tests.conftest import submit
+from tests.workspace import make_mailing
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "mailer" / "translations"
@@ -117,3 +120,20 @@ def test_catalogs_are_up_to_date_with_the_code(tmp_path):
         in_catalog = {m.id for m in _catalog(language) if m.id}
         assert in_code - in_catalog == set(), f"{language}: run make update-translations"
         assert in_catalog - in_code == set(), f"{language}: stale messages, run make update-translations"
+
+
+@pytest.mark.parametrize("language, zone, clients_line, start", [
+    ("en", "America/New_York", "Clients: 1,200", "Mar 10, 2027, 4:30:00\u202fAM"),
+    ("ru", "Asia/Vladivostok", "Клиентов: 1\u00a0200", "10 мар. 2027\u202fг., 19:30:00"),
+])
+def test_numbers_dates_and_times_follow_the_users_language_and_zone(
+        client, db, make_user, auth, language, zone, clients_line, start):
+    owner = make_user(email="user@example.com", language=language, timezone=zone)
+    mailing = make_mailing(db, owner, clients=1200, start=datetime(2027, 3, 10, 9, 30, tzinfo=timezone.utc))
+    auth.login()
+
+    clients_page = client.get("/clients/").get_data(as_text=True)
+    mailing_page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
+
+    assert clients_line in clients_page
+    assert f"<dd class=\"col-7\">{start}</dd>" in mailing_page
