@@ -1,4 +1,5 @@
-"""Every page, as each role sees it: on a phone, with labelled fields and errors beside them."""
+"""Every page, as each role sees it: on a phone, with labelled fields, errors beside them,
+and destructive actions that ask first."""
 from __future__ import annotations
 
 import re
@@ -47,6 +48,10 @@ ERRORS_AWAY_FROM_THEIR_FIELD = """() => [...document.querySelectorAll('main .is-
     return !error || !error.textContent.trim() || error.offsetParent === null;
   })
   .map(el => el.name || el.id)"""
+
+UNCONFIRMED_DESTRUCTIVE_FORMS = """() => [...document.forms]
+  .filter(f => /\\/(delete|block|stop|send-now)$/.test(new URL(f.action).pathname) && !f.dataset.confirm)
+  .map(f => new URL(f.action).pathname)"""
 
 
 @pytest.fixture
@@ -105,6 +110,9 @@ def test_every_page_fits_a_phone_and_labels_every_field(browser, live_server, db
         unlabelled = page.evaluate(UNLABELLED_CONTROLS)
         if unlabelled:
             problems.append(f"{url}: fields without a label: {unlabelled}")
+        unconfirmed = page.evaluate(UNCONFIRMED_DESTRUCTIVE_FORMS)
+        if unconfirmed:
+            problems.append(f"{url}: destructive forms that do not ask first: {unconfirmed}")
     page.locator(".navbar-toggler").click()
     page.locator("#main-menu").get_by_role("link").first.wait_for()
     context.close()
