@@ -166,6 +166,7 @@ class ScriptedSmtpServer(_Recorder):
     ``["451 4.3.0 Try again", "250 OK"]``. Unlisted addresses get "250 OK".
     ``data_replies``: address -> reply at the end of DATA of a message to it.
     ``mail_reply``: reply to every MAIL FROM (None: "250 OK").
+    ``smtputf8``: whether EHLO offers SMTPUTF8 (international addresses).
     Any 2xx reply accepts; the rest reject. Accepted messages are kept in
     ``.messages``; ``.connections`` counts TCP connections, ``.rcpt_attempts[addr]``
     RCPT TOs per address (a Counter: 0 for addresses never tried).
@@ -180,6 +181,7 @@ class ScriptedSmtpServer(_Recorder):
         rcpt_replies: dict[str, str | list[str]] | None = None,
         data_replies: dict[str, str] | None = None,
         mail_reply: str | None = None,
+        smtputf8: bool = True,
     ) -> None:
         super().__init__()
         self.rcpt_replies = {
@@ -190,7 +192,8 @@ class ScriptedSmtpServer(_Recorder):
         self.mail_reply = mail_reply
         self.rcpt_attempts: Counter[str] = Counter()
         self.port = free_port()
-        self.controller = _CountingController(self, _ScriptedHandler(self), hostname=HOST, port=self.port)
+        self.controller = _CountingController(self, _ScriptedHandler(self), hostname=HOST, port=self.port,
+                                              enable_SMTPUTF8=smtputf8)
 
     def _next_rcpt_reply(self, address: str) -> str:
         with self.lock:

@@ -67,6 +67,38 @@ def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner
         DeliveryStatus.FAILED, 550, "550 5.1.1 User unknown")
 
 
+def international_client(db):
+    client = db.session.scalars(sa.select(Client).order_by(Client.id)).first()
+    client.email = "анна@пример.рф"  # email-validator accepts it when the client is saved
+    db.session.commit()
+    return client.email
+
+
+def test_an_international_address_goes_out_as_utf8_to_a_server_that_takes_it(app_on, db, owner):
+    mailing = due(db, owner, clients=2)
+    address = international_client(db)
+    with ScriptedSmtpServer(smtputf8=True) as server:
+        result = run(app_on(server.port), mailing.id)
+        received = {m.envelope_to[0]: m for m in server.wait_for(2)}
+
+    assert result.exit_code == 0 and "success, sent 2" in result.line
+    local = received[address].message["To"].addresses[0].username  # read back as surrogate escapes
+    assert local.encode("utf-8", "surrogateescape").decode("utf-8") == "анна"  # UTF-8, as RFC 6531 has it
+
+
+def test_an_international_address_the_server_cannot_take_fails_alone_with_the_reason(app_on, db, owner):
+    mailing = due(db, owner, clients=2)
+    address = international_client(db)
+    with ScriptedSmtpServer(smtputf8=False) as server:
+        result = run(app_on(server.port), mailing.id)
+        received = [m.envelope_to[0] for m in server.wait_for(1)]
+
+    assert result.exit_code == 3 and "partial, sent 1, failed 1" in result.line
+    assert received == [emails(db)[1]]
+    failed = deliveries(db)[address]
+    assert failed.status is DeliveryStatus.FAILED and "SMTPUTF8" in failed.server_reply
+
+
 def test_a_message_refused_after_data_is_a_failed_delivery(app_on, db, owner):
     mailing = due(db, owner, clients=2)
     bad = emails(db)[0]

@@ -58,10 +58,12 @@ class SendOutcome:
     sent: bool
     code: int | None
     reply: str
+    refused_by_us: bool = False  # never offered to the server: retrying cannot help
 
     @property
     def temporary(self) -> bool:
-        return not self.sent and (self.code is None or 400 <= self.code < 500)
+        return not self.sent and not self.refused_by_us and (
+            self.code is None or 400 <= self.code < 500)
 
 
 class ServerUnavailable(Exception):
@@ -148,9 +150,9 @@ class SmtpSession:
 
     # -- sending ----------------------------------------------------------
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> SendOutcome:
+    def send(self, message: EmailMessage | bytes, sender: str, recipient: str) -> SendOutcome:
         """Send ``message`` to ``recipient`` alone; raises ServerUnavailable."""
-        payload = message.as_bytes()
+        payload = message if isinstance(message, bytes) else message.as_bytes()
         failures = 0
         while True:
             try:
@@ -169,7 +171,13 @@ class SmtpSession:
 
     def _transaction(self, connection: smtplib.SMTP, payload: bytes, sender: str,
                      recipient: str) -> SendOutcome:
-        code, reply = connection.mail(sender)
+        options = []
+        if not recipient.isascii():
+            if not connection.has_extn("smtputf8"):
+                return SendOutcome(False, None, "not sent: the mail server does not take "
+                                   "international addresses (no SMTPUTF8)", refused_by_us=True)
+            options = ["SMTPUTF8"]
+        code, reply = connection.mail(sender, options)
         if code != 250:
             self._after_refusal(connection, code, reply)
             if 400 <= code < 500:

@@ -1,0 +1,87 @@
+"""The bytes a client receives: the fast path means exactly what ``EmailMessage`` would."""
+from email import message_from_bytes, message_from_string, policy
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailer.delivery.compose import Letter
+
+LINK = "http://mailer.test/unsubscribe/" + "t" * 90
+
+
+def letter(subject: str, body: str, sender="Mailer <noreply@mailer.test>") -> Letter:
+    return Letter(sender=sender, envelope_from="noreply@mailer.test", domain="mailer.test",
+                  subject=lambda r: subject.replace("NAME", r.full_name),
+                  body=lambda r: body.replace("NAME", r.full_name),
+                  footer="Вы получили это письмо, потому что вы в списке. Отписаться:",
+                  unsubscribe_link=lambda client_id: LINK)
+
+
+def meaning(raw: bytes) -> dict:
+    """What a mail program shows of a message."""
+    parsed = message_from_bytes(raw, policy=policy.default)
+    (to,) = parsed["To"].addresses
+    return {
+        "from": str(parsed["From"]), "to": (to.display_name, to.addr_spec),
+        "subject": str(parsed["Subject"]), "list-unsubscribe": str(parsed["List-Unsubscribe"]),
+        "one-click": str(parsed["List-Unsubscribe-Post"]), "type": parsed.get_content_type(),
+        "charset": parsed.get_content_charset(), "encoding": parsed["Content-Transfer-Encoding"],
+        "body": parsed.get_content(), "headers": sorted(parsed.keys()),
+        "defects": [type(d).__name__ for d in parsed.defects],
+    }
+
+
+def both(the_letter: Letter, email: str, name: str) -> tuple[bytes, bytes]:
+    fast = the_letter.for_client(7, email, name)
+    recipient_name = " ".join(name.split())
+    from mailer.message_template import Recipient
+    subject = " ".join(the_letter.subject(Recipient(email, name)).split())
+    body = f"{the_letter.body(Recipient(email, name)).rstrip()}\n\n-- \n{the_letter.footer}\n{LINK}\n"
+    reference = the_letter.as_email_message(email, recipient_name, subject, body, LINK).as_bytes()
+    return fast, reference
+
+
+def same_meaning(fast: bytes, reference: bytes) -> None:
+    mine, theirs = meaning(fast), meaning(reference)
+    assert mine == theirs
+    assert all(len(line) <= 998 for line in fast.split(b"\n"))
+    assert fast.count(b"\n\n") >= 1 and b"\r" not in fast.split(b"\n\n", 1)[0]
+
+
+def test_a_russian_letter_means_the_same_and_is_sent_as_8bit():
+    fast, reference = both(letter("Новости для NAME", "Здравствуйте, NAME!\n\nСкидки недели."),
+                           "anna@example.com", "Анна Петрова")
+    same_meaning(fast, reference)
+    assert b"Content-Transfer-Encoding: 8bit" in fast
+    assert "Здравствуйте, Анна Петрова!".encode() in fast
+
+
+def test_header_injection_through_a_name_or_subject_adds_no_header():
+    fast, reference = both(letter("Hi NAME\r\nBcc: victim@example.com", "Hello"),
+                           "a@example.com", "Eve\nBcc: x@example.com")
+    same_meaning(fast, reference)
+    assert b"\nBcc:" not in fast
+
+
+def test_text_that_looks_like_an_encoded_word_is_shown_as_typed():
+    fast, reference = both(letter("=?utf-8?q?Fake?= NAME", "x"), "a@example.com", "=?utf-8?b?QQ==?=")
+    same_meaning(fast, reference)
+
+
+def test_a_non_ascii_address_goes_through_email_message():
+    fast, _reference = both(letter("Hi", "x"), "анна@пример.рф", "Анна")
+    parsed = message_from_string(fast.decode("utf-8"), policy=policy.SMTPUTF8)
+    (to,) = parsed["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Анна", "анна@пример.рф")
+
+
+texts = st.text(max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=200), subject=texts, body=st.text(max_size=3000),
+       long_line=st.integers(min_value=0, max_value=1500))
+def test_for_any_text_the_fast_path_means_what_email_message_means(name, subject, body, long_line):
+    body = body + "\n" + "x" * long_line  # lines past 998 bytes need another transfer encoding
+    fast, reference = both(letter(subject, body), "client@example.com", name)
+    same_meaning(fast, reference)
