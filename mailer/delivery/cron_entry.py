@@ -2,8 +2,9 @@
 
 Most times cron starts a script there is nothing to do (a monthly line firing
 on a day the schedule skips, a send already served, a stale line). That path
-reads two rows with SQLAlchemy Core and exits, importing no Flask, no models,
-no templates. Only when an occurrence is due and unserved (or a lapsed run
+reads two rows and exits, importing no Flask, no models, no templates, and on
+PostgreSQL not even SQLAlchemy (psycopg alone; SQLite goes through SQLAlchemy
+Core). Only when an occurrence is due and unserved (or a lapsed run
 must be taken over, or the mailing has to be closed) is the app built and
 ``engine.run_mailing`` called, exactly as ``flask force-mail <id>`` does.
 
@@ -14,62 +15,133 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
-
-import sqlalchemy as sa
+from typing import Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mailer import config, schedule
-from mailer.database import UTCDateTime
-
-_metadata = sa.MetaData()
-_mailings = sa.Table(
-    "mailings", _metadata,
-    sa.Column("id", sa.Integer), sa.Column("owner_id", sa.Integer),
-    sa.Column("status", sa.String), sa.Column("frequency", sa.String),
-    sa.Column("timezone", sa.String), sa.Column("start_at", UTCDateTime),
-    sa.Column("end_at", UTCDateTime),
-)
-_users = sa.Table("users", _metadata, sa.Column("id", sa.Integer), sa.Column("active", sa.Boolean))
-_attempts = sa.Table(
-    "attempts", _metadata,
-    sa.Column("mailing_id", sa.Integer), sa.Column("occurrence_at", UTCDateTime),
-    sa.Column("status", sa.String), sa.Column("lease_until", UTCDateTime),
-)
-
 
 def _say(line: str) -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} {line}", flush=True)
 
 
-def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
-    """Why this run can exit at once, or None when the full run is needed."""
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class _Postgres:
+    """PostgreSQL through psycopg alone: importing SQLAlchemy costs more than the whole look."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def mailing(self, mailing_id: int):
+        return self.connection.execute(
+            "SELECT m.status, m.frequency, m.timezone, m.start_at, m.end_at, u.active"
+            " FROM mailings m JOIN users u ON u.id = m.owner_id WHERE m.id = %s", (mailing_id,)
+        ).fetchone()
+
+    def attempt(self, mailing_id: int, occurrence: datetime):
+        return self.connection.execute(
+            "SELECT status, lease_until FROM attempts WHERE mailing_id = %s AND occurrence_at = %s",
+            (mailing_id, occurrence),
+        ).fetchone()
+
+
+@contextmanager
+def _postgres(database_url: str) -> Iterator[_Postgres]:
+    import psycopg
+
+    url = urlsplit(database_url)
+    params = {"host": url.hostname, "port": url.port, "dbname": unquote(url.path.lstrip("/")),
+              "user": unquote(url.username or ""), "password": unquote(url.password or ""),
+              **dict(parse_qsl(url.query))}
+    with psycopg.connect(**{key: value for key, value in params.items() if value}) as connection:
+        yield _Postgres(connection)
+
+
+class _Core:
+    """Any other database (SQLite, the embedded default) through SQLAlchemy Core."""
+
+    def __init__(self, connection) -> None:
+        import sqlalchemy as sa
+
+        from mailer.database import UTCDateTime
+
+        self.sa, self.connection = sa, connection
+        metadata = sa.MetaData()
+        self.mailings = sa.Table(
+            "mailings", metadata,
+            sa.Column("id", sa.Integer), sa.Column("owner_id", sa.Integer),
+            sa.Column("status", sa.String), sa.Column("frequency", sa.String),
+            sa.Column("timezone", sa.String), sa.Column("start_at", UTCDateTime),
+            sa.Column("end_at", UTCDateTime),
+        )
+        self.users = sa.Table("users", metadata, sa.Column("id", sa.Integer), sa.Column("active", sa.Boolean))
+        self.attempts = sa.Table(
+            "attempts", metadata,
+            sa.Column("mailing_id", sa.Integer), sa.Column("occurrence_at", UTCDateTime),
+            sa.Column("status", sa.String), sa.Column("lease_until", UTCDateTime),
+        )
+
+    def mailing(self, mailing_id: int):
+        m, u = self.mailings.c, self.users.c
+        return self.connection.execute(
+            self.sa.select(m.status, m.frequency, m.timezone, m.start_at, m.end_at, u.active)
+            .join_from(self.mailings, self.users, u.id == m.owner_id).where(m.id == mailing_id)
+        ).first()
+
+    def attempt(self, mailing_id: int, occurrence: datetime):
+        a = self.attempts.c
+        return self.connection.execute(
+            self.sa.select(a.status, a.lease_until)
+            .where(a.mailing_id == mailing_id, a.occurrence_at == occurrence)
+        ).first()
+
+
+@contextmanager
+def _core(database_url: str) -> Iterator[_Core]:
+    import sqlalchemy as sa
+
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as connection:
-            mailing = connection.execute(
-                sa.select(_mailings, _users.c.active)
-                .join(_users, _users.c.id == _mailings.c.owner_id)
-                .where(_mailings.c.id == mailing_id)
-            ).first()
-            if mailing is None or mailing.status not in ("created", "running") or not mailing.active:
-                return None  # the full run reports it (and cron sync removes the line)
-            args = (mailing.start_at, mailing.end_at, mailing.frequency, mailing.timezone)
-            due = schedule.latest_due(*args, now)
-            if due is None:
-                return f"mailing {mailing_id}: not due yet"
-            if not schedule.has_occurrence_after(*args, now):
-                return None  # the last occurrence: the full run closes the mailing
-            attempt = connection.execute(
-                sa.select(_attempts.c.status, _attempts.c.lease_until)
-                .where(_attempts.c.mailing_id == mailing_id, _attempts.c.occurrence_at == due)
-            ).first()
+            yield _Core(connection)
     finally:
         engine.dispose()
+
+
+def _database(database_url: str):
+    if urlsplit(database_url).scheme in ("postgresql", "postgresql+psycopg", "postgres"):
+        return _postgres(database_url)
+    return _core(database_url)
+
+
+def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
+    """Why this run can exit at once, or None when the full run is needed."""
+    with _database(database_url) as database:
+        mailing = database.mailing(mailing_id)
+        if mailing is None:
+            return None  # the full run reports it (and cron sync removes the line)
+        status, frequency, zone, start_at, end_at, owner_active = mailing
+        if status not in ("created", "running") or not owner_active:
+            return None
+        args = (_utc(start_at), _utc(end_at), frequency, zone)
+        due = schedule.latest_due(*args, now)
+        if due is None:
+            return f"mailing {mailing_id}: not due yet"
+        if not schedule.has_occurrence_after(*args, now):
+            return None  # the last occurrence: the full run closes the mailing
+        attempt = database.attempt(mailing_id, due)
     if attempt is None:
         return None
-    if attempt.status != "sending":
+    status, lease_until = attempt[0], _utc(attempt[1])
+    if status != "sending":
         return f"mailing {mailing_id}: the {due:%Y-%m-%d %H:%M} UTC send is already done"
-    if attempt.lease_until is not None and attempt.lease_until > now:
+    if lease_until is not None and lease_until > now:
         return f"mailing {mailing_id}: another run is sending the {due:%Y-%m-%d %H:%M} UTC send"
     return None
 
@@ -86,13 +158,21 @@ def run(mailing_id: int, *, resume: bool = False, ignore_schedule: bool = False)
     return result.exit_code
 
 
+def _is_database_error(error: Exception) -> bool:
+    """A driver's or SQLAlchemy's error, told apart without importing either."""
+    return any(cls.__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3")
+               for cls in type(error).__mro__)
+
+
 def _guarded(mailing_id: int, work) -> int:
     """Run ``work``; a setting or database failure becomes one clear line and exit 1."""
     try:
         return work()
     except config.ConfigError as error:
         _say(f"mailing {mailing_id}: cannot start: {error}")
-    except sa.exc.SQLAlchemyError as error:
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
         cause = getattr(error, "orig", None) or error
         _say(f"mailing {mailing_id}: database error: {' '.join(str(cause).split())}")
     return 1
