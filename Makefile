@@ -6,7 +6,7 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard mailer/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev translations extract-messages update-translations migrate seed clean
+.PHONY: run test bench install install-dev translations extract-messages update-translations migrate seed clean
 
 ## run: install, migrate, load demo data, start mail sink + scheduler, serve on :5000
 run: install .env
@@ -23,6 +23,10 @@ test: install-dev
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here." >&2; fi; \
 	exit $$rc
+
+## bench: the speed figures (README, "Benchmarks"); BENCH_ARGS=--quick for a smoke run
+bench: install-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 install: $(VENV)/.installed translations
 install-dev: $(VENV)/.installed-dev translations
