@@ -18,6 +18,12 @@ def index():
     )
 
 
+@bp.route("/healthz")
+def healthz():
+    """For load balancers and benchmarks: the app answers (no database, no template)."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 @bp.route("/language/<code>", methods=["POST"])
 def set_language(code: str):
     if code not in LANGUAGES:
