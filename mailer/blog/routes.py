@@ -1,15 +1,18 @@
 from flask import abort, current_app, render_template, request, send_from_directory
 
-from mailer import caching
+from mailer import caching, page_cache
 from mailer.blog import bp, services
 
 # Stored images never change (a new upload gets a new random name).
 IMAGE_MAX_AGE = 30 * 24 * 3600
+# The list's view counts may lag this much for visitors; a post's change shows at once.
+BLOG_LIST_SECONDS = 60
 # A rendered body is cleared whenever its post changes, so it may be kept long.
 ARTICLE_BODY_SECONDS = 24 * 3600
 
 
 @bp.route("/blog/")
+@page_cache.for_visitors("blog", BLOG_LIST_SECONDS, args=("page",))
 def index():
     page = services.published_posts_page(request.args.get("page", 1, type=int))
     return render_template("blog/index.html", page=page)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup, escape
 
-from mailer import caching
+from mailer import caching, page_cache
 from mailer.blog.images import CheckedImage, delete_image, save_image
 from mailer.extensions import db
 from mailer.models import Post, User, utcnow
@@ -73,6 +73,7 @@ def article_body_html(post: Post) -> Markup:
 def post_changed(post_id: int) -> None:
     """Called after every committed create, update and delete of a post: caches let go of it."""
     caching.forget(caching.article_body_key(post_id), caching.HOME_POSTS)
+    page_cache.forget_pages("home", "blog")
 
 
 # --- changes (the admin) ------------------------------------------------------------------

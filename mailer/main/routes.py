@@ -3,11 +3,13 @@ from flask_login import current_user
 
 from mailer.config import LANGUAGES
 from mailer.auth import services as account_services
+from mailer import page_cache
 from mailer.main import bp, services
 from mailer.navigation import safe_next_url
 
 
 @bp.route("/")
+@page_cache.for_visitors("home", services.POSTS_SECONDS)
 def index():
     own = services.figures(current_user) if current_user.is_authenticated else None
     return render_template(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mailer import caching
+from mailer import caching, page_cache
 from mailer.extensions import db
 from mailer.models import Client, Mailing, MailingStatus, Post, User, utcnow
 
@@ -57,6 +57,7 @@ def home_figures() -> Figures:
 
 def figures_changed(*_args, **_kwargs) -> None:
     caching.forget(caching.HOME_FIGURES)
+    page_cache.forget_pages("home")
 
 
 def home_posts() -> list[Post]:
