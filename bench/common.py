@@ -6,6 +6,8 @@ collects the figures, prints the table and writes ``bench/results.json``.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import statistics
@@ -78,7 +80,7 @@ def throwaway_database() -> Iterator[str]:
         app = make_app(url)
         from flask_migrate import upgrade
 
-        with app.app_context():
+        with app.app_context(), contextlib.redirect_stderr(io.StringIO()):  # alembic's log lines
             upgrade(directory=str(ROOT / "migrations"))
             from mailer.extensions import db
             db.engine.dispose()

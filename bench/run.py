@@ -2,7 +2,7 @@
 
 ``python -m bench.run [--quick] [name ...]`` runs the named benchmarks only
 (delivery, startup, cron_cost, web, queries); ``--quick`` uses small sizes for a
-smoke run. Figures are measured side by side in the same run; none is a test.
+smoke run; ``--markdown`` prints the last results as the README's table. Figures are measured side by side in the same run; none is a test.
 """
 from __future__ import annotations
 
@@ -42,7 +42,26 @@ def table(figures: list[common.Figure]) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """The results as the README shows them: figures with a target, and the curve of crontab costs."""
+    lines = ["| benchmark | figure | value | against | ratio | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for f in map(lambda d: common.Figure(**d), result["figures"]):
+        if not f.target and not f.name.startswith(("cron sync", "save one")):
+            continue
+        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        against = f"{_number(f.baseline_value)} {f.unit}" if f.baseline else ""
+        lines.append(f"| {f.bench} | {f.name} | {_number(f.value)} {f.unit} | {against} | "
+                     f"{_number(f.ratio)} | {f.target} | {met} |")
+    m = result["machine"]
+    lines.append(f"\n{result['when'][:10]}, {m['cores']} cores ({m['cpu']}), Python {m['python']}.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
+    if "--markdown" in argv:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return 0
     quick = "--quick" in argv
     chosen = [name for name in argv if not name.startswith("--")] or BENCHES
     unknown = set(chosen) - set(BENCHES)
