@@ -153,3 +153,66 @@ def test_a_manager_can_change_nothing_of_anyone_but_block_users_and_stop_mailing
 
     assert len(walked) >= 15, walked
     assert _snapshot(db) == before
+
+
+# Routes that are anyone's own business: their account, their language, unsubscribing by token.
+ANYONE_MAY_POST = ("auth.", "main.set_language", "unsubscribe.")
+POST_EXPECTED = {"anonymous": SIGN_IN, "other": {403, 404}, "content_manager": {403, 404}}
+
+
+@pytest.mark.parametrize("role", list(POST_EXPECTED))
+def test_every_post_route_on_the_owners_objects_refuses_everyone_else(make_app, app, db, world, role):
+    """Another user, a content manager or a visitor posting to each route of the owner's objects
+    (mailings, messages, clients, admin rows, manager actions) changes nothing."""
+    people, ids = world
+    before = _snapshot(db)
+    client = _client_for(make_app, role, people)
+    token = csrf_token(client, "/auth/login" if role == "anonymous" else "/auth/profile")
+    walked = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint.startswith(ANYONE_MAY_POST):
+            continue
+        if role == "content_manager" and rule.endpoint.startswith(("admin_post.", "admin.")):
+            continue  # the blog is theirs to edit
+        if role != "anonymous" and not rule.arguments and not rule.endpoint.startswith(("admin", "manager.")):
+            continue  # "new ..." and the like: a signed-in person's own workspace
+        if rule.arguments - set(ids) - {"id"}:
+            continue
+        url = rule.build({a: ids.get(a, ids["mailing_id"]) for a in rule.arguments})[1]
+        if rule.endpoint.startswith("admin") and "id" not in rule.arguments:
+            url += f"?id={ids['mailing_id']}"
+        response = client.post(url, data={"csrf_token": token, "subject": "hacked", "email": "x@example.com",
+                                          "full_name": "hacked", "message_id": ids["message_id"],
+                                          "client_ids": ids["client_id"], "start_at": "2030-01-01T10:00",
+                                          "end_at": "2030-02-01T10:00", "frequency": "daily",
+                                          "title": "hacked", "body": "hacked", "reason": "hacked",
+                                          "id": ids["mailing_id"]})
+        walked.append(rule.endpoint)
+        if POST_EXPECTED[role] == SIGN_IN and not rule.endpoint.startswith("admin"):
+            assert response.status_code == 302 and "/auth/login" in response.location, url
+        else:
+            assert response.status_code in (403, 404), (url, response.status_code)
+        assert "hacked" not in response.get_data(as_text=True)
+
+    assert len(walked) >= 15, walked
+    assert _snapshot(db) == before
+    print(f"\n{role}: {len(walked)} POST routes tried")
+
+
+OWNERS_SECRETS = ("Weekly news", "c0@", "Client 0")
+
+
+@pytest.mark.parametrize("role", ["anonymous", "other", "content_manager"])
+def test_no_page_shows_the_owners_data_to_anyone_else(make_app, app, world, role):
+    people, ids = world
+    client = _client_for(make_app, role, people)
+    walked = 0
+    for blueprint, rule, url in _get_routes(app, ids):
+        if blueprint == "admin":
+            continue  # the content manager's admin shows posts only (walked above)
+        page = client.get(url, follow_redirects=True).get_data(as_text=True)
+        walked += 1
+        leaked = [secret for secret in OWNERS_SECRETS if secret in page]
+        assert not leaked, (url, leaked)
+    assert walked >= 20
+    print(f"\n{role}: {walked} pages read, nothing of the owner's")
