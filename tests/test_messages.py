@@ -151,3 +151,15 @@ def test_managers_cannot_use_the_workspace(client, make_user, auth):
 
 def test_anonymous_is_sent_to_sign_in(client):
     assert client.get("/messages/").location.startswith("/auth/login")
+
+
+def test_a_stored_message_that_no_longer_passes_the_check_previews_with_the_reason(client, db, owner):
+    message = Message(owner=owner, subject="Sale {{ 7*7 }}", body="Hello")  # straight into the database
+    db.session.add(message)
+    db.session.commit()
+
+    page = client.get(f"/messages/{message.id}/preview")
+
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "This message cannot be sent as it is" in text and "Sale {{ 7*7 }}" in text

@@ -64,10 +64,11 @@ def _form_page(form: MessageForm, message: Message | None):
 @bp.route("/messages/<int:message_id>/preview")
 def preview_message(message_id: int):
     message = own_or_404(Message, message_id, current_user)
-    subject, body, recipient = services.preview(message, current_user)
+    shown = services.preview(message, current_user)
     return render_template(
         "mailings/messages/preview.html",
-        message=message, subject=subject, body=body, recipient=recipient,
+        message=message, subject=shown.subject, body=shown.body, recipient=shown.recipient,
+        problem=shown.problem,
     )
 
 

@@ -72,8 +72,21 @@ def delete_message(message: Message) -> None:
     db.session.commit()
 
 
-def preview(message: Message, owner: User) -> tuple[str, str, message_template.Recipient]:
-    """Subject and body rendered for the owner's first client (or a sample one)."""
+@dataclass
+class Preview:
+    subject: str
+    body: str
+    recipient: message_template.Recipient
+    problem: str | None = None  # why it cannot be sent as it is (the raw text is shown)
+
+
+def preview(message: Message, owner: User) -> Preview:
+    """Subject and body rendered for the owner's first client (or a sample one).
+
+    A message saved before a rule was tightened (or written straight into the
+    database) may no longer pass the template check: it is shown as written,
+    with the reason, instead of failing the page.
+    """
     client = db.session.scalar(
         sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
     )
@@ -82,11 +95,11 @@ def preview(message: Message, owner: User) -> tuple[str, str, message_template.R
         if client is not None
         else message_template.SAMPLE_RECIPIENT
     )
-    return (
-        message_template.render(message.subject, recipient),
-        message_template.render(message.body, recipient),
-        recipient,
-    )
+    try:
+        return Preview(message_template.render(message.subject, recipient),
+                       message_template.render(message.body, recipient), recipient)
+    except message_template.TemplateProblem as problem:
+        return Preview(message.subject, message.body, recipient, str(_problem_text(problem)))
 
 
 def messages_page(owner: User, page: int):
