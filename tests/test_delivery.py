@@ -95,6 +95,20 @@ def test_after_downtime_only_the_latest_missed_occurrence_is_sent(app, db, owner
     assert len(smtp_sink.wait_for(2)) == 2
 
 
+def test_a_clock_jumping_forward_sends_once_not_a_burst(app, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2, start=NOW - timedelta(days=3, minutes=1), days=30,
+                           frequency=Frequency.DAILY)
+    run(app, mailing.id, now=NOW)
+    jumped = NOW + timedelta(days=1, hours=6)  # the clock leaps a day and a quarter
+
+    for minute in range(0, 5):  # cron keeps firing every minute after the jump
+        run(app, mailing.id, now=jumped + timedelta(minutes=minute))
+
+    sent = [a.occurrence_at for a in attempts(db, mailing.id)]
+    assert sent == [NOW - timedelta(minutes=1), NOW + timedelta(days=1) - timedelta(minutes=1)]
+    assert len(smtp_sink.wait_for(4)) == 4  # two sends of two clients: one per occurrence
+
+
 def test_the_last_occurrence_finishes_the_mailing(app, db, owner, smtp_sink):
     mailing = due_mailing(db, owner, clients=1, days=3, frequency=Frequency.WEEKLY)
 

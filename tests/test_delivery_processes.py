@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Delivery
 from tests.processes import PROJECT_ROOT, app_environment, start_run
+from tests.smtp_servers import DroppingSmtpServer, GarbageSmtpServer, ScriptedSmtpServer, SlowSmtpServer
 from tests.workspace import make_mailing
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -74,6 +75,85 @@ def test_a_run_killed_mid_way_is_resumed_by_the_next_run_without_loss(database_u
     per_client = db.session.execute(sa.select(Delivery.client_id, sa.func.count()).group_by(Delivery.client_id)).all()
     assert len(per_client) == 1500 and {n for _, n in per_client} == {1}
     assert db.session.scalar(sa.select(sa.func.count(Client.id))) == 1500
+
+
+def test_a_run_whose_database_connection_is_killed_exits_with_one_line_and_is_resumed(
+        database_url, db, owner, smtp_sink):
+    batch = 10
+    mailing = make_mailing(db, owner, clients=1500, start=NOW - timedelta(minutes=1))
+    env = app_environment(database_url, smtp_sink.port, MAILING_BATCH_SIZE=batch, MAILING_LEASE_SECONDS=2,
+                          PGAPPNAME="mailer-run-under-test")  # libpq names the run's connections
+
+    first = start_run(mailing.id, env)
+    deadline = time.monotonic() + 60
+    recorded = 0
+    while recorded < 3 * batch and time.monotonic() < deadline:
+        time.sleep(0.01)
+        db.session.expire_all()
+        recorded = db.session.scalar(sa.select(sa.func.count(Delivery.id)))
+    killed = db.session.scalar(sa.text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'mailer-run-under-test'"))
+    output = first.communicate(timeout=60)[0]
+
+    assert killed >= 1
+    assert first.returncode == 1, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "database error" in lines[0], output  # one clear line, no traceback
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) < 1500, "it must die mid-way"
+
+    time.sleep(2.5)  # the dead run's lease lapses
+    second = start_run(mailing.id, env)
+    resumed = second.communicate(timeout=120)[0]
+
+    assert second.returncode == 0 and "success, sent 1500" in resumed, resumed
+    copies = copies_per_client(smtp_sink)
+    assert len(copies) == 1500, "no client lost"
+    assert sum(n - 1 for n in copies.values()) <= batch, "at most one batch sent twice"
+
+
+def _mailing_of_a_new_owner(db, make_user, name, clients):
+    owner = make_user(email=f"{name}@example.com", language="en")
+    return make_mailing(db, owner, clients=clients, start=NOW - timedelta(minutes=1))
+
+
+def _troubled_server(fault: str, recipients: list[str]):
+    if fault == "refusals":  # every other recipient refused for good, the rest for now
+        replies = {email: "550 5.1.1 No such user" for email in recipients[::2]}
+        replies.update({email: "451 4.3.0 Try later" for email in recipients[1::2]})
+        return ScriptedSmtpServer(rcpt_replies=replies)
+    return {"garbage": lambda: GarbageSmtpServer(stage="rcpt"),
+            "silence": lambda: SlowSmtpServer(delay=30, stage="greeting"),
+            "drops": lambda: DroppingSmtpServer(drop_after_messages=5)}[fault]()
+
+
+# What the troubled run ends with: its exit status and the start of its one line's verdict.
+TROUBLED_ENDS = {"refusals": (1, "failure, sent 0, failed 60"), "garbage": (1, "failure"),
+                 "silence": (1, "failure"), "drops": (0, "success, sent 60")}
+
+
+@pytest.mark.parametrize("fault", list(TROUBLED_ENDS))
+def test_one_mailings_mail_server_trouble_leaves_a_mailing_sending_at_the_same_time_untouched(
+        database_url, db, make_user, smtp_sink, fault):
+    troubled = _mailing_of_a_new_owner(db, make_user, "troubled", clients=60)
+    healthy = _mailing_of_a_new_owner(db, make_user, "healthy", clients=300)
+    emails_of = lambda mailing: db.session.scalars(  # noqa: E731
+        sa.select(Client.email).where(Client.owner_id == mailing.owner_id)).all()
+
+    with _troubled_server(fault, emails_of(troubled)) as server:
+        troubled_run = start_run(troubled.id, app_environment(database_url, server.port,
+                                                              MAILING_SMTP_TIMEOUT=1))
+        healthy_run = start_run(healthy.id, app_environment(database_url, smtp_sink.port))
+        healthy_out = healthy_run.communicate(timeout=120)[0]
+        troubled_out = troubled_run.communicate(timeout=120)[0]
+
+    assert healthy_run.returncode == 0 and "success, sent 300, failed 0" in healthy_out, healthy_out
+    copies = copies_per_client(smtp_sink)
+    assert {email: copies[email] for email in emails_of(healthy)} == {e: 1 for e in emails_of(healthy)}
+    code, verdict = TROUBLED_ENDS[fault]
+    assert troubled_run.returncode == code and verdict in troubled_out, troubled_out
+    assert len(troubled_out.strip().splitlines()) == 1, troubled_out  # one line, no traceback
 
 
 def test_the_not_due_path_of_a_run_imports_no_web_app_nor_sqlalchemy(database_url, db, owner, smtp_sink):
