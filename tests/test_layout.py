@@ -92,6 +92,21 @@ def test_security_headers_on_every_page(client):
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_cookies_are_secure_when_served_over_https(make_app, make_user):
+    from tests.conftest import AuthActions
+
+    make_user(email="user@example.com")
+    # What the settings derive from an https BASE_URL (tests/test_config.py checks the derivation).
+    client = make_app(BASE_URL="https://mailer.example.com",
+                      SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True).test_client()
+
+    response = AuthActions(client).login("user@example.com", remember="y")
+
+    cookies = response.headers.getlist("Set-Cookie")
+    assert {c.split("=", 1)[0] for c in cookies} >= {"session", "remember_token"}
+    assert all("Secure" in c and "HttpOnly" in c and "SameSite=Lax" in c for c in cookies), cookies
+
+
 def test_pages_have_no_inline_script(client):
     for url in ("/", "/auth/login", "/auth/register", "/auth/reset", "/auth/verify"):
         page = client.get(url).get_data(as_text=True)
