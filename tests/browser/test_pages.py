@@ -77,6 +77,9 @@ def _tab(browser, live_server, role, viewport):
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # destructive forms ask first
+    page.csp_violations = []
+    page.on("console", lambda message: page.csp_violations.append((page.url, message.text))
+            if "Content Security Policy" in message.text else None)
     if role == "user":
         sign_in(page, "olga@example.com")
     elif role == "manager":
@@ -117,6 +120,7 @@ def test_every_page_fits_a_phone_and_labels_every_field(browser, live_server, db
     page.locator("#main-menu").get_by_role("link").first.wait_for()
     context.close()
     assert problems == []
+    assert page.csp_violations == []  # the pages honour the Content-Security-Policy
 
 
 @pytest.mark.parametrize("role", list(FORMS))
