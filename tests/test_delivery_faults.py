@@ -99,6 +99,21 @@ def test_an_international_address_the_server_cannot_take_fails_alone_with_the_re
     assert failed.status is DeliveryStatus.FAILED and "SMTPUTF8" in failed.server_reply
 
 
+def test_an_address_smuggling_smtp_commands_is_never_put_on_the_line(app_on, db, owner):
+    mailing = due(db, owner, clients=2)
+    client = db.session.scalars(sa.select(Client).order_by(Client.id)).first()
+    client.email = "a@example.com>\r\nRCPT TO:<victim@example.org"  # only possible straight in the database
+    db.session.commit()
+    with ScriptedSmtpServer() as server:
+        result = run(app_on(server.port), mailing.id)
+        server.wait_for(1)
+        tried = dict(server.rcpt_attempts)
+
+    assert "partial, sent 1, failed 1" in result.line
+    assert "victim@example.org" not in tried and len(tried) == 1, tried
+    assert "control characters" in deliveries(db)[client.email].server_reply
+
+
 def test_a_message_refused_after_data_is_a_failed_delivery(app_on, db, owner):
     mailing = due(db, owner, clients=2)
     bad = emails(db)[0]

@@ -172,6 +172,11 @@ class SmtpSession:
     def _transaction(self, connection: smtplib.SMTP, payload: bytes, sender: str,
                      recipient: str) -> SendOutcome:
         options = []
+        if any(ch.isspace() or not ch.isprintable() for ch in recipient):
+            # Saved addresses are validated; one that slipped into the database another way
+            # must not smuggle SMTP commands onto the line.
+            return SendOutcome(False, None, "not sent: the address holds spaces or control characters",
+                               refused_by_us=True)
         if not recipient.isascii():
             if not connection.has_extn("smtputf8"):
                 return SendOutcome(False, None, "not sent: the mail server does not take "
