@@ -6,6 +6,7 @@ from flask import Flask, current_app, has_request_context, render_template, requ
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
 
 from mailer import config as settings
 from mailer import database  # noqa: F401  (SQLite pragmas on every connection)
@@ -15,6 +16,7 @@ from mailer.extensions import babel, cache, csrf, db, limiter, login_manager, ma
 def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment; ``config`` overrides (tests use it)."""
     app = Flask(__name__, instance_path=str(settings.INSTANCE_PATH))
+    app.url_map.converters["int"] = RowIdConverter
     values = settings.settings_from_env()
     values.update(config or {})
     settings.check(values)
@@ -30,6 +32,14 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_cron(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in the app's URLs: only numbers a row id can be, so ``/mailings/99999999999``
+    is a 404 rather than an INTEGER overflow in PostgreSQL."""
+
+    def __init__(self, map, fixed_digits=0, min=1, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def configure_logging(app: Flask) -> None:

@@ -216,3 +216,19 @@ def test_no_page_shows_the_owners_data_to_anyone_else(make_app, app, world, role
         assert not leaked, (url, leaked)
     assert walked >= 20
     print(f"\n{role}: {walked} pages read, nothing of the owner's")
+
+
+def test_an_id_no_row_can_have_is_a_404_on_every_route(app, world, make_app):
+    """Ids beyond PostgreSQL's INTEGER (or zero) name nothing: never a database error."""
+    people, ids = world
+    client = _client_for(make_app, "owner", people)
+    walked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments or rule.arguments - set(ids) or "GET" not in rule.methods:
+            continue
+        for impossible in (0, 2**31, 10**20):
+            path = rule.build({a: ids[a] for a in rule.arguments})[1]
+            path = path.replace(f"/{ids[sorted(rule.arguments)[0]]}", f"/{impossible}", 1)
+            assert client.get(path).status_code == 404, path
+            walked += 1
+    assert walked >= 20
