@@ -23,6 +23,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Primary keys are INTEGER columns. A number outside their range names no row, and PostgreSQL
+# refuses to compare such a column with it ("integer out of range"): check before querying.
+MAX_ID = 2**31 - 1
+
+
+def is_row_id(value) -> bool:
+    """Whether ``value`` could be the id of a row: a positive INTEGER."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -5,6 +5,7 @@ import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -312,6 +313,20 @@ def test_edit_form_shows_the_publication_time_in_the_editors_zone(client, db, si
     assert 'value="2020-05-01T12:00"' in page
 
 
+@pytest.mark.parametrize("changes, words", [
+    # Each of these once failed inside ("An error happened on our side"): found by fuzzing.
+    ({"title": "Spring\x00"}, "The text contains a NUL character"),
+    ({"published_at": "0001-01-01T00:00"}, "This date is too far in the past or in the future."),
+])
+def test_post_input_that_cannot_be_stored_is_explained(client, db, sign_in, changes, words):
+    sign_in("content_manager", timezone="Asia/Tokyo")  # 0001-01-01 00:00 there is still year 0 in UTC
+
+    page = save_post(client, post_form(**changes)).get_data(as_text=True)
+
+    assert words in page and "An error happened on our side" not in page
+    assert all_posts(db) == []
+
+
 def test_post_without_a_publication_time_is_a_draft(client, db, sign_in):
     sign_in("content_manager")
 
@@ -399,6 +414,12 @@ def test_mailing_in_the_owners_zone_when_none_is_chosen(client, db, sign_in, own
     ({"end_local": soon(5)}, "The end must be after the start."),
     ({"recipients": ""}, "Choose at least one client."),
     ({"message": ""}, "Choose one of your messages."),
+    # These answered 500 or failed inside: found by fuzzing.
+    ({"message": "2147483648"}, "Choose one of your messages."),  # beyond INTEGER ids
+    ({"owner": "2147483648"}, "Not a valid choice"),
+    ({"recipients": "99999999999"}, "Choose at least one client."),
+    ({"timezone": "America/Adak", "end_local": "9999-12-31T23:59"},  # UTC: year 10000
+     "This date is too far in the past or in the future."),
 ])
 def test_mailing_the_service_refuses_shows_why_and_saves_nothing(client, db, sign_in, owner, changes, words):
     sign_in("superuser")
@@ -473,6 +494,34 @@ def test_bulk_delete_is_not_offered(client, db, sign_in, owner):
                       form_url="/admin/mailing/", follow_redirects=True)
 
     assert response.status_code == 200
+    assert db.session.get(Mailing, mailing.id) is not None
+
+
+@pytest.mark.parametrize("row_id", ["1e3", " ", ",", "2147483648", "-1", "1\x00"])
+def test_an_id_that_names_no_row_is_explained(client, db, sign_in, owner, row_id):
+    """These answered 500 (the database refused the id), in the delete form as in edit links."""
+    sign_in("superuser")
+    mailing = make_mailing(db, owner)
+
+    deleted = submit(client, "/admin/mailing/delete/", {"id": row_id}, form_url="/admin/mailing/",
+                     follow_redirects=True)
+    edit = client.get(f"/admin/mailing/edit/?id={quote(row_id)}")
+
+    assert "Record does not exist." in deleted.get_data(as_text=True)
+    assert edit.status_code == 302
+    assert db.session.get(Mailing, mailing.id) is not None
+
+
+def test_a_return_address_with_a_line_break_is_refused(client, db, sign_in, owner):
+    """It answered 500: the admin redirected to it, and a header cannot hold a line break."""
+    sign_in("superuser")
+    mailing = make_mailing(db, owner)
+
+    response = submit(client, "/admin/mailing/delete/",
+                      {"id": mailing.id, "url": "/admin/\r\nSet-Cookie: session=stolen"},
+                      form_url="/admin/mailing/")
+
+    assert response.status_code == 400
     assert db.session.get(Mailing, mailing.id) is not None
 
 

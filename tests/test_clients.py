@@ -162,6 +162,7 @@ def test_same_email_for_another_owner_is_fine(client, db, make_user, owner):
     ({"full_name": "Anna\nPetrova"}, "The name must be one line without control characters."),
     ({"full_name": "Anna\x07"}, "The name must be one line without control characters."),
     ({"comment": "x" * 2001}, "The comment is too long (at most 2000 characters)."),
+    ({"comment": "Call\x00me"}, "The text contains a NUL character"),  # answered 500 (PostgreSQL)
 ])
 def test_bad_input_is_explained_and_nothing_is_written(client, db, owner, fields, message):
     page = save_client(client, **fields)

@@ -83,6 +83,10 @@ def test_all_clients_option_takes_every_client(client, db, owner, material):
     ({"start_at": "not a date"}, "Not a valid datetime value."),
     ({"end_at": ""}, "Enter the end date and time."),
     ({"message_id": ""}, "Choose one of your messages."),
+    # Found by tests/test_form_fuzzing.py; each answered 500.
+    ({"message_id": "2147483648"}, "Choose one of your messages."),  # beyond INTEGER ids
+    ({"client_ids": ["1", "99999999999999"]}, "Some of the chosen clients do not exist"),
+    ({"end_at": "9999-12-31T23:59"}, "This date is too far in the past or in the future."),  # UTC: year 10000
 ])
 def test_bad_mailing_input_is_explained_and_nothing_is_saved(client, db, owner, material, changes, words):
     message, clients = material

@@ -96,13 +96,17 @@ def test_manager_stops_a_mailing_and_the_owner_cannot_resume_it(client, db, mana
     assert mailing.status is MailingStatus.STOPPED
 
 
-def test_stopping_needs_a_reason(client, db, manager, anna):
+@pytest.mark.parametrize("reason, words", [
+    ("  ", "Say why the mailing is stopped."),
+    ("Spam\x00", "The text contains a NUL character"),  # answered 500 (PostgreSQL)
+])
+def test_stopping_needs_a_reason(client, db, manager, anna, reason, words):
     mailing = make_mailing(db, anna)
 
-    page = submit(client, f"/manager/mailings/{mailing.id}/stop", {"reason": "  "},
+    page = submit(client, f"/manager/mailings/{mailing.id}/stop", {"reason": reason},
                   form_url=f"/manager/mailings/{mailing.id}", follow_redirects=True).get_data(as_text=True)
 
-    assert "Say why the mailing is stopped." in page
+    assert words in page
     db.session.refresh(mailing)
     assert mailing.status is MailingStatus.CREATED
 

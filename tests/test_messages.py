@@ -61,6 +61,8 @@ def test_edit_message(client, db, owner):
     ({"subject": ""}, "Enter a subject."),
     ({"body": ""}, "Write the message."),
     ({"subject": "x" * 256}, "Field cannot be longer than 255 characters."),
+    ({"subject": "Hi\x00"}, "The text contains a NUL character"),  # these answered 500 (PostgreSQL)
+    ({"body": "Hello\x00 {{ client.email }}"}, "The text contains a NUL character"),
 ])
 def test_bad_message_is_explained_at_save_time_and_nothing_is_written(client, db, owner, fields, words):
     page = save(client, **fields).get_data(as_text=True)

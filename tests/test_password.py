@@ -93,6 +93,19 @@ def test_reset_for_unknown_email_says_the_same_and_sends_nothing(client, smtp_si
     assert smtp_sink.messages == []
 
 
+def test_reset_for_an_address_account_mail_cannot_reach_is_explained(client, make_user, smtp_sink):
+    """It answered 500: Flask-Mail cannot write a non-ASCII part before the @ (neither can resend)."""
+    make_user(email="ünïcödé@example.com")
+
+    reset = ask_reset(client, "ünïcödé@example.com")
+    resend = submit(client, "/auth/verify", {"email": "ünïcödé@example.com"})
+
+    for page in (reset, resend):
+        assert page.status_code == 200
+        assert "We cannot send e-mail to an address with characters such as" in page.get_data(as_text=True)
+    assert smtp_sink.messages == []
+
+
 def test_reset_with_mail_server_down_says_to_try_later(make_app, make_user):
     make_user(email="user@example.com")
     client = make_app(MAIL_PORT=free_port()).test_client()

@@ -39,6 +39,8 @@ def test_any_iana_time_zone_can_be_chosen(client, db, make_user, auth, zone):
     ({"timezone": "../../etc/passwd"}, "Unknown time zone."),
     ({"language": "de"}, "Choose Russian or English."),
     ({"full_name": "   "}, "Enter your name."),
+    ({"timezone": "0" * 300}, "Unknown time zone."),  # answered 500: too long for a file name
+    ({"full_name": "Anna\x00"}, "The text contains a NUL character"),  # answered 500 (PostgreSQL)
 ])
 def test_bad_profile_input_is_explained_and_changes_nothing(client, db, make_user, auth, fields, message):
     user = make_user(email="user@example.com", full_name="Old Name", timezone="UTC", language="en")

@@ -150,6 +150,9 @@ def test_verification_link_for_another_email_is_refused(app, client, db, make_us
     ({"password": "short", "password2": "short"}, "The password must be 8 to 128 characters long."),
     ({"password2": "something else"}, "The passwords do not match."),
     ({"password": "x" * 129, "password2": "x" * 129}, "The password must be 8 to 128 characters long."),
+    # These answered 500: the account mail could not be addressed; PostgreSQL refused the NUL.
+    ({"email": "ünïcödé@example.com"}, "We cannot send e-mail to an address with characters such as"),
+    ({"full_name": "Anna\x00"}, "The text contains a NUL character"),
 ])
 def test_bad_registration_input_is_explained_and_writes_nothing(client, db, smtp_sink, changes, message):
     page = register(client, **changes)

@@ -232,3 +232,14 @@ def test_an_id_no_row_can_have_is_a_404_on_every_route(app, world, make_app):
             assert client.get(path).status_code == 404, path
             walked += 1
     assert walked >= 20
+
+
+@pytest.mark.parametrize("role", ["owner", "manager"])
+def test_a_search_with_a_nul_or_wildcards_is_an_empty_result_not_an_error(make_app, world, role):
+    people, _ids = world
+    client = _client_for(make_app, role, people)
+    paths = ["/clients/?q=", "/messages/?q=", "/mailings/?q=", "/clients/search.json?q="] if role == "owner" \
+        else ["/manager/mailings?owner=", "/manager/users?q="]
+    for path in paths:
+        for q in ("%00", "a%00b", "%25_%5C", "%00%00%00"):
+            assert client.get(path + q).status_code == 200, path + q

@@ -72,6 +72,16 @@ def init_admin(app: Flask) -> Admin:
         if in_admin and not views.is_staff(current_user):
             abort(403)
 
+    @app.before_request
+    def admin_return_address_is_one_line():
+        # Flask-Admin redirects to the "url" it is sent (its forms' hidden return address) when
+        # the address stays on this site, but a line break in it fails the redirect with a 500.
+        if not request.path.startswith(ADMIN_URL + "/"):
+            return
+        target = request.values.get("url")
+        if target and any(ord(char) < 32 or char == "\x7f" for char in target):
+            abort(400)
+
     @app.after_request
     def admin_pages_say_their_language(response):
         # Flask-Admin's layout writes a bare <html>; screen readers and spell

@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from wtforms.widgets import html_params
 
 from mailer.blog.images import ImageRejected, check_image
+from mailer.form_errors import no_nul_character
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS
 from mailer.models import Role
 
@@ -100,10 +101,11 @@ class ImageUploadField(Field):
 class PostForm(BaseForm):
     title = StringField(
         _l("Title"), filters=[_strip],
-        validators=[DataRequired(message=_l("Enter a title.")), Length(max=200)],
+        validators=[DataRequired(message=_l("Enter a title.")), Length(max=200), no_nul_character],
     )
     body = TextAreaField(
-        _l("Text"), validators=[DataRequired(message=_l("Write the article's text."))],
+        _l("Text"),
+        validators=[DataRequired(message=_l("Write the article's text.")), no_nul_character],
         description=_l("Plain text: a blank line starts a new paragraph."),
         render_kw={"rows": 14},
     )
@@ -124,7 +126,7 @@ def image_description() -> str:
 class UserForm(BaseForm):
     full_name = StringField(
         _l("Full name"), filters=[_strip],
-        validators=[DataRequired(message=_l("Enter the name.")), Length(max=200)],
+        validators=[DataRequired(message=_l("Enter the name.")), Length(max=200), no_nul_character],
     )
     role = SelectField(_l("Role"),
                        choices=[SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()])
@@ -136,13 +138,16 @@ class ClientForm(BaseForm):
     email = StringField(_l("E-mail"), filters=[_strip],
                         validators=[DataRequired(message=_l("Enter an e-mail address."))])
     full_name = StringField(_l("Full name"), filters=[_strip])
-    comment = TextAreaField(_l("Comment"))
+    comment = TextAreaField(_l("Comment"), validators=[no_nul_character])
 
 
 class MessageForm(BaseForm):
     subject = StringField(_l("Subject"), filters=[_strip],
-                          validators=[DataRequired(message=_l("Enter a subject.")), Length(max=255)])
-    body = TextAreaField(_l("Text"), validators=[DataRequired(message=_l("Write the message's text."))],
+                          validators=[DataRequired(message=_l("Enter a subject.")), Length(max=255),
+                                      no_nul_character])
+    body = TextAreaField(_l("Text"),
+                         validators=[DataRequired(message=_l("Write the message's text.")),
+                                     no_nul_character],
                          render_kw={"rows": 12})
 
 

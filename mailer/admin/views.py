@@ -30,7 +30,7 @@ from mailer.mailings import client_services, message_services
 from mailer.mailings import mailing_services
 from mailer.mailings.errors import WorkspaceError
 from mailer.manager import services as manager_services
-from mailer.models import Client, Mailing, MailingStatus, Message, Role, User
+from mailer.models import Client, Mailing, MailingStatus, Message, Role, User, is_row_id
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,15 @@ def local_wall_clock(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
-def aware(wall_clock: datetime | None, zone: str) -> datetime | None:
+def aware(wall_clock: datetime | None, zone: str, field: str | None = None) -> datetime | None:
     if wall_clock is None:
         return None
-    return wall_clock.replace(tzinfo=ZoneInfo(zone), second=0, microsecond=0).astimezone(ZoneInfo("UTC"))
+    moment = wall_clock.replace(tzinfo=ZoneInfo(zone), second=0, microsecond=0)
+    try:
+        return moment.astimezone(ZoneInfo("UTC"))
+    except OverflowError:  # a wall-clock time at the very ends of the calendar has no UTC time
+        raise WorkspaceError(_l("This date is too far in the past or in the future."),
+                             field=field) from None
 
 
 class ServiceModelView(AccessMixin, ModelView):
@@ -115,6 +120,14 @@ class ServiceModelView(AccessMixin, ModelView):
     @property
     def extra_js(self) -> list[str]:
         return [url_for("static", filename="js/admin.js")]
+
+    def get_one(self, id):
+        """The row with this id (from the URL or a delete form); None for one that names no row."""
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            return None
+        return super().get_one(str(pk)) if is_row_id(pk) else None
 
     def save_new(self, form):
         raise NotImplementedError
@@ -206,7 +219,7 @@ class PostView(ServiceModelView):
         return blog_services.PostData(
             title=form.title.data,
             body=form.body.data,
-            published_at=aware(form.published_at.data, current_user.timezone),
+            published_at=aware(form.published_at.data, current_user.timezone, "published_at"),
             new_image=form.image.checked,
             remove_image=bool(remove and remove.data),
         )
@@ -325,6 +338,8 @@ class _Loader(QueryAjaxModelLoader):
         try:
             pk = int(pk)
         except (TypeError, ValueError):
+            return None
+        if not is_row_id(pk):
             return None
         return super().get_one(pk)
 

@@ -4,7 +4,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from mailer.form_errors import no_nul_character
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -14,7 +16,14 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _email_field(label=_l("E-mail")) -> StringField:
+def _mailable(form, field) -> None:
+    """Account e-mails (Flask-Mail) cannot be sent to an address with a non-ASCII local part."""
+    if not field.errors and not (field.data or "").rpartition("@")[0].isascii():
+        raise ValidationError(_l("We cannot send e-mail to an address with characters such as "
+                                 "ü or я before the @. Use another address."))
+
+
+def _email_field(label=_l("E-mail"), sends_mail=False) -> StringField:
     return StringField(
         label,
         filters=[_strip],
@@ -22,6 +31,7 @@ def _email_field(label=_l("E-mail")) -> StringField:
             DataRequired(message=_l("Enter your e-mail.")),
             Length(max=254, message=_l("The e-mail is too long.")),
             Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+            *([_mailable] if sends_mail else []),
         ],
         render_kw={"autocomplete": "email", "type": "email"},
     )
@@ -57,11 +67,12 @@ def _timezone_choices() -> list[SelectChoice]:
 
 
 class RegisterForm(FlaskForm):
-    email = _email_field()
+    email = _email_field(sends_mail=True)
     full_name = StringField(
         _l("Full name"),
         filters=[_strip],
-        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
+        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200),
+                    no_nul_character],
         render_kw={"autocomplete": "name"},
     )
     password, password2 = _new_password_fields()
@@ -84,7 +95,7 @@ class LoginForm(FlaskForm):
 class EmailOnlyForm(FlaskForm):
     """Resend the verification link, or ask for a password reset link."""
 
-    email = _email_field()
+    email = _email_field(sends_mail=True)
     submit = SubmitField(_l("Send the link"))
 
 
@@ -95,7 +106,9 @@ class ResetPasswordForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     full_name = StringField(
-        _l("Full name"), filters=[_strip], validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)]
+        _l("Full name"), filters=[_strip],
+        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200),
+                    no_nul_character],
     )
     timezone = SelectField(_l("Time zone"), validate_choice=False)
     language = SelectField(

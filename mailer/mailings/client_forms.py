@@ -4,6 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
+from mailer.form_errors import no_nul_character
 from mailer.mailings.client_csv import COMMENT_MAX, EMAIL_MAX, FULL_NAME_MAX, has_control_characters
 
 
@@ -44,6 +45,7 @@ class ClientForm(FlaskForm):
         validators=[
             Length(max=COMMENT_MAX, message=_l("The comment is too long (at most %(max)d characters).",
                                                max=COMMENT_MAX)),
+            no_nul_character,
         ],
         render_kw={"rows": 4},
     )

@@ -9,7 +9,7 @@ from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
 from mailer.mailings.errors import WorkspaceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
-from mailer.models import Client, Mailing, Message
+from mailer.models import Client, Mailing, Message, is_row_id
 from mailer.ownership import own_or_404, owned
 from mailer.reports.services import mailing_stats
 
@@ -31,9 +31,10 @@ def _choices(form: MailingForm, selected_client_ids: list[int]) -> None:
     messages = db.session.scalars(owned(Message, current_user).order_by(Message.subject))
     form.message_id.choices = [SelectChoice(m.id, m.subject) for m in messages]
     chosen = []
-    if selected_client_ids:
+    possible = [client_id for client_id in selected_client_ids if is_row_id(client_id)]
+    if possible:
         chosen = db.session.scalars(
-            owned(Client, current_user).where(Client.id.in_(selected_client_ids)).order_by(Client.email)
+            owned(Client, current_user).where(Client.id.in_(possible)).order_by(Client.email)
         )
     form.client_ids.choices = [
         SelectChoice(c.id, f"{c.full_name} <{c.email}>" if c.full_name else c.email) for c in chosen

@@ -30,6 +30,7 @@ from mailer.models import (
     MailingStatus,
     Message,
     User,
+    is_row_id,
     mailing_clients,
     utcnow,
 )
@@ -86,13 +87,21 @@ def _window(data: MailingData, now: datetime) -> Window:
         raise WorkspaceError(
             _l("This mailing would never send: its end is already in the past."), field="end_at"
         )
-    return Window(start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC")),
-                  frequency, data.timezone)
+    return Window(_in_utc(start, "start_at"), _in_utc(end, "end_at"), frequency, data.timezone)
+
+
+def _in_utc(moment: datetime, field_name: str) -> datetime:
+    """``moment`` in UTC; a wall-clock time at the very ends of the calendar may have none."""
+    try:
+        return moment.astimezone(ZoneInfo("UTC"))
+    except OverflowError:
+        raise WorkspaceError(_l("This date is too far in the past or in the future."),
+                             field=field_name) from None
 
 
 def _own_message(owner: User, message_id: int | None) -> Message:
     message = None
-    if message_id is not None:
+    if is_row_id(message_id):
         message = db.session.scalar(
             sa.select(Message).where(Message.id == message_id, Message.owner_id == owner.id)
         )
@@ -108,9 +117,10 @@ def _own_client_ids(owner: User, data: MailingData) -> list[int]:
         ))
     else:
         wanted = sorted(set(data.client_ids))
+        possible = [client_id for client_id in wanted if is_row_id(client_id)]
         ids = []
-        for chunk_start in range(0, len(wanted), 1000):
-            chunk = wanted[chunk_start:chunk_start + 1000]
+        for chunk_start in range(0, len(possible), 1000):
+            chunk = possible[chunk_start:chunk_start + 1000]
             ids += db.session.scalars(
                 sa.select(Client.id).where(Client.owner_id == owner.id, Client.id.in_(chunk))
             ).all()

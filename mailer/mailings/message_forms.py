@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from mailer.form_errors import no_nul_character
+
 SUBJECT_MAX = 255
 BODY_MAX = 50_000
 
@@ -15,11 +17,13 @@ class MessageForm(FlaskForm):
     subject = StringField(
         _l("Subject"),
         filters=[_strip],
-        validators=[DataRequired(message=_l("Enter a subject.")), Length(max=SUBJECT_MAX)],
+        validators=[DataRequired(message=_l("Enter a subject.")), Length(max=SUBJECT_MAX),
+                    no_nul_character],
     )
     body = TextAreaField(
         _l("Body"),
-        validators=[DataRequired(message=_l("Write the message.")), Length(max=BODY_MAX)],
+        validators=[DataRequired(message=_l("Write the message.")), Length(max=BODY_MAX),
+                    no_nul_character],
         render_kw={"rows": 12},
     )
     submit = SubmitField(_l("Save"))
