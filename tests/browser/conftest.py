@@ -105,22 +105,31 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture
-def page(browser, live_server, request):
-    """A fresh browser tab (own cookies) at a desktop size; screenshot kept at the end."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
-                                  locale="en-US")
+def new_tab(browser, live_server, viewport=None, **options):
+    """A tab in a browser context of its own (its own cookies), desktop-sized unless told."""
+    context = browser.new_context(base_url=live_server, viewport=viewport or {"width": 1280, "height": 900},
+                                  locale="en-US", **options)
     context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
+    return context.new_page()
+
+
+def keep_screenshot(request, tab, name: str) -> None:
+    """Save the tab's page as test-output/browser/<name>.png, or <name>-FAILED.png if the test failed."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     report = getattr(request.node, "call_report", None)
     failed = report is not None and report.failed
-    for stale in (f"{request.node.name}.png", f"{request.node.name}-FAILED.png"):
+    for stale in (f"{name}.png", f"{name}-FAILED.png"):
         (SCREENSHOTS / stale).unlink(missing_ok=True)
-    name = f"{request.node.name}-FAILED.png" if failed else f"{request.node.name}.png"
-    tab.screenshot(path=SCREENSHOTS / name, full_page=True)
-    context.close()
+    tab.screenshot(path=SCREENSHOTS / (f"{name}-FAILED.png" if failed else f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    """A fresh browser tab (own cookies) at a desktop size; screenshot kept at the end."""
+    tab = new_tab(browser, live_server)
+    yield tab
+    keep_screenshot(request, tab, request.node.name)
+    tab.context.close()
 
 
 def sign_in(page, email: str, password: str = "password123") -> None:

@@ -23,7 +23,7 @@ from babel.dates import format_datetime
 from PIL import Image
 
 from mailer.models import Client, Mailing, MailingStatus, Post, User, mailing_clients
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import keep_screenshot, new_tab, sign_in
 from tests.browser.language import LANGUAGE_SWITCH, Text, assert_in_language
 from tests.workspace import make_mailing
 
@@ -41,29 +41,19 @@ LANGUAGES = pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.fixture
 def open_tab(browser, live_server, request):
     """Open browser tabs, each with its own cookies, in a given zone; screenshots kept."""
-    contexts = []
+    tabs = []
 
     def opener(zone: str = "UTC"):
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
-                                      locale="en-US", timezone_id=zone)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        tab = context.new_page()
-        tab.on("dialog", lambda dialog: (tab.asked.append(dialog.message), dialog.accept()))
+        tab = new_tab(browser, live_server, timezone_id=zone)
         tab.asked = []
+        tab.on("dialog", lambda dialog: (tab.asked.append(dialog.message), dialog.accept()))
+        tabs.append(tab)
         return tab
 
     yield opener
-    report = getattr(request.node, "call_report", None)
-    suffix = "-FAILED" if report is not None and report.failed else ""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for number, context in enumerate(contexts, 1):
-        for page in context.pages:
-            name = f"{request.node.name}-{number}"
-            for stale in (f"{name}.png", f"{name}-FAILED.png"):
-                (SCREENSHOTS / stale).unlink(missing_ok=True)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True)
-        context.close()
+    for number, tab in enumerate(tabs, 1):
+        keep_screenshot(request, tab, f"{request.node.name}-{number}")
+        tab.context.close()
 
 
 def switch_language(page, language: str) -> None:

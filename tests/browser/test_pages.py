@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Post
-from tests.browser.conftest import SCREENSHOTS, sign_in
+from tests.browser.conftest import SCREENSHOTS, new_tab, sign_in
 from tests.workspace import make_mailing
 
 PHONE = {"width": 375, "height": 812}
@@ -73,9 +73,7 @@ def workspace(db, make_user):
 
 
 def _tab(browser, live_server, role, viewport):
-    context = browser.new_context(base_url=live_server, viewport=viewport, locale="en-US")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+    page = new_tab(browser, live_server, viewport)
     page.on("dialog", lambda dialog: dialog.accept())  # destructive forms ask first
     page.csp_violations = []
     page.on("console", lambda message: page.csp_violations.append((page.url, message.text))
@@ -84,7 +82,7 @@ def _tab(browser, live_server, role, viewport):
         sign_in(page, "olga@example.com")
     elif role == "manager":
         sign_in(page, "boss@example.com")
-    return context, page
+    return page.context, page
 
 
 def _slug(role: str, path: str) -> str:
