@@ -27,6 +27,16 @@ def copies_per_client(smtp_sink) -> collections.Counter:
         return collections.Counter(m.envelope_to[0] for m in smtp_sink.messages)
 
 
+def wait_for_deliveries(db, count: int, seconds: float = 60) -> None:
+    """Until a running send has recorded ``count`` deliveries (so it can be cut off mid-way)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if db.session.scalar(sa.select(sa.func.count(Delivery.id))) >= count:
+            return
+        time.sleep(0.01)
+
+
 def test_eight_runs_at_once_send_each_client_exactly_one_copy(database_url, db, owner, smtp_sink):
     mailing = make_mailing(db, owner, clients=200, start=NOW - timedelta(minutes=1))
     env = app_environment(database_url, smtp_sink.port)
@@ -48,12 +58,7 @@ def test_a_run_killed_mid_way_is_resumed_by_the_next_run_without_loss(database_u
     env = app_environment(database_url, smtp_sink.port, MAILING_BATCH_SIZE=batch, MAILING_LEASE_SECONDS=2)
 
     first = start_run(mailing.id, env)
-    deadline = time.monotonic() + 60
-    recorded = 0
-    while recorded < 3 * batch and time.monotonic() < deadline:
-        time.sleep(0.01)
-        db.session.expire_all()
-        recorded = db.session.scalar(sa.select(sa.func.count(Delivery.id)))
+    wait_for_deliveries(db, 3 * batch)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
     db.session.expire_all()
@@ -85,12 +90,7 @@ def test_a_run_whose_database_connection_is_killed_exits_with_one_line_and_is_re
                           PGAPPNAME="mailer-run-under-test")  # libpq names the run's connections
 
     first = start_run(mailing.id, env)
-    deadline = time.monotonic() + 60
-    recorded = 0
-    while recorded < 3 * batch and time.monotonic() < deadline:
-        time.sleep(0.01)
-        db.session.expire_all()
-        recorded = db.session.scalar(sa.select(sa.func.count(Delivery.id)))
+    wait_for_deliveries(db, 3 * batch)
     killed = db.session.scalar(sa.text(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE application_name = 'mailer-run-under-test'"))
