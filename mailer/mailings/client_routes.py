@@ -1,19 +1,17 @@
 """Clients: list and search, add, edit, delete, CSV import and export, JSON search."""
-from datetime import date
 
 from flask import (
-    Response,
     flash,
     jsonify,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, client_csv, client_services as services
 from mailer.mailings.client_forms import ClientForm, ImportClientsForm
@@ -103,15 +101,7 @@ def import_clients():
 @bp.route("/clients/export.csv")
 def export_clients():
     lines = client_csv.export_lines(services.export_rows(current_user))
-    filename = f"clients-{date.today().isoformat()}.csv"
-    return Response(
-        stream_with_context((line.encode("utf-8") for line in lines)),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(lines, "clients")
 
 
 def _search_text(client: Client) -> str:

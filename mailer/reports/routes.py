@@ -1,17 +1,15 @@
 """Reports: the attempts list with its filter, and the same attempts as CSV."""
-from datetime import date
 
 from flask import (
-    Response,
     current_app,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
 
+from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
 from mailer.mailings.client_csv import csv_lines
 from mailer.reports import bp, services
@@ -77,12 +75,4 @@ def export_attempts():
         # The list page explains what is wrong with the filter.
         return redirect(url_for("reports.list_attempts", **_filter_args()))
     lines = csv_lines(services.EXPORT_HEADER, services.export_rows(current_user, chosen))
-    filename = f"attempts-{date.today().isoformat()}.csv"
-    return Response(
-        stream_with_context((line.encode("utf-8") for line in lines)),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(lines, "attempts")
