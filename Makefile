@@ -6,7 +6,8 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard mailer/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test audit bench install install-dev translations extract-messages update-translations migrate seed clean
+.PHONY: run test provision audit bench install install-dev translations extract-messages update-translations migrate seed clean
+.NOTPARALLEL:
 
 ## run: install, migrate, load demo data, start mail sink + scheduler, serve on :5000
 run: install .env
@@ -18,11 +19,16 @@ run: install .env
 	  $(FLASK) mail-sink & $(FLASK) scheduler & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000'
 
-## test: the full suite (PostgreSQL on 127.0.0.1:5432 or TEST_DATABASE_URL)
-test: install-dev
+## test: provide what the suite needs (root: install and start it; otherwise name it), then the full suite
+test: provision install-dev
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here." >&2; fi; \
 	exit $$rc
+
+## provision: PostgreSQL, cron, Redis and Chromium for the suite (tests/provision.py);
+## PROVISION_ARGS=--check only looks and names what is missing
+provision:
+	@$(PYTHON) -m tests.provision $(PROVISION_ARGS)
 
 ## audit: known vulnerabilities in the pinned runtime set (pip-audit, PyPI's vulnerability data):
 ## fails on any; a package it cannot look up is listed as skipped (CI's registry mirror

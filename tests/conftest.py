@@ -1,14 +1,19 @@
 """Fixtures: a real PostgreSQL database for the run, a real SMTP sink, the app.
 
 The database is created on the server named by TEST_DATABASE_URL (default:
-local PostgreSQL, user postgres) under a throwaway name, migrated with the
-project's Alembic history, emptied after each test and dropped at the end.
-A sqlite:// TEST_DATABASE_URL runs the suite on a temporary SQLite file.
+local PostgreSQL, as tests/provision.py finds it) under a throwaway name,
+migrated with the project's Alembic history, emptied after each test and
+dropped at the end. A sqlite:// TEST_DATABASE_URL runs the suite on a
+temporary SQLite file.
+
+Before any test runs, the machine is checked for what the selected tests need
+(tests/provision.py); anything missing ends the run with one line per thing.
 """
 from __future__ import annotations
 
 import os
 import re
+import subprocess
 import tempfile
 import time
 import uuid
@@ -24,9 +29,19 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from mailer import create_app
 from mailer.extensions import db as _db
-from tests.smtp_servers import SmtpSink
+from tests import provision
+from tests.smtp_servers import SmtpSink, free_port
 
-DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+def pytest_collection_finish(session):
+    """Stop before the first test if the machine lacks what the selected tests need."""
+    if session.config.option.collectonly or not session.items:
+        return
+    fixtures = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    missing = provision.unmet_for_fixtures(fixtures)
+    if missing:
+        pytest.exit("this machine lacks what the selected tests need (make test provides it as root):\n"
+                    + "\n".join(f"- {line}" for line in missing), returncode=provision.CHECK_ONLY_EXIT)
 
 
 def _create_database(server_url: str, tmp_path_factory) -> tuple[str, callable]:
@@ -38,12 +53,13 @@ def _create_database(server_url: str, tmp_path_factory) -> tuple[str, callable]:
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            # UTF-8 whatever the cluster's default: a cluster made under LANG=C is SQL_ASCII
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
     except sa.exc.OperationalError as error:
         pytest.exit(
             f"PostgreSQL is not reachable at {url.render_as_string(hide_password=True)}: "
-            f"{error.orig}. Start it (bash .ci/run does) or set TEST_DATABASE_URL.",
-            returncode=3,
+            f"{error.orig}. make test starts it (as root), or set TEST_DATABASE_URL.",
+            returncode=provision.CHECK_ONLY_EXIT,
         )
 
     def drop() -> None:
@@ -56,9 +72,11 @@ def _create_database(server_url: str, tmp_path_factory) -> tuple[str, callable]:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    url, drop = _create_database(
-        os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER_URL), tmp_path_factory
-    )
+    server_url, problem = provision.database_server()
+    if server_url is None:
+        pytest.exit(f"PostgreSQL: {problem}. make test starts it (as root), or set TEST_DATABASE_URL.",
+                    returncode=provision.CHECK_ONLY_EXIT)
+    url, drop = _create_database(server_url, tmp_path_factory)
     app = create_app(_base_config(url, smtp_port=1))
     with app.app_context():
         upgrade()
@@ -73,6 +91,33 @@ def smtp_sink():
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test's own on a free port, so stopping it touches nothing else
+    and two suites on one machine never share one: (URL, a client, the process)."""
+    import redis
+
+    port = free_port()
+    server = subprocess.Popen([provision.redis_server_path(), "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    probe = redis.Redis.from_url(url, socket_connect_timeout=0.2)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            probe.ping()
+            break
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"redis-server on port {port} did not come up (exit code {server.poll()})")
+            time.sleep(0.05)
+    yield url, probe, server
+    server.kill()
+    server.wait()
 
 
 def _base_config(database_url: str, smtp_port: int) -> dict:

@@ -1,36 +1,13 @@
-"""The cache against a real Redis (a private server per test), including Redis going away."""
+"""The cache against a real Redis (conftest's private_redis: one per test), including Redis going away."""
 import re
-import subprocess
 import time
 
 import pytest
-import redis
 import sqlalchemy as sa
 
 from mailer.models import Mailing
 from tests.conftest import AuthActions, submit
-from tests.smtp_servers import free_port
 from tests.workspace import make_mailing
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of this test's own, so stopping it touches nothing else."""
-    port = free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    probe = redis.Redis.from_url(url, socket_connect_timeout=0.2)
-    for _ in range(100):
-        try:
-            probe.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield url, probe, server
-    server.kill()
-    server.wait()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ instance's line is ever touched, and it is removed at the end), the real
 generated script, and the suite's PostgreSQL and SMTP sink. Takes one to two
 minutes: cron fires on the minute.
 """
-import shutil
-import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -16,18 +14,16 @@ import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Mailing, Message
 from mailer.scheduling import cron
+from tests import provision
 from tests.conftest import submit
-
-
-def _cron_running() -> bool:
-    return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
 
 
 @pytest.fixture
 def cron_daemon():
-    if shutil.which("crontab") is None or not _cron_running():
-        pytest.fail("Debian's cron daemon is not running: bash .ci/run installs and starts it "
-                    "(apt-get install cron; cron).")
+    """Debian's cron daemon, running (make test installs and starts it as root)."""
+    problem = provision.cron_problem()
+    if problem:
+        pytest.fail(f"cron: {problem}; make test installs and starts it as root (apt-get install cron; cron).")
 
 
 def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_app, make_user, db,

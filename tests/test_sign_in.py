@@ -2,7 +2,6 @@
 import logging
 
 import pytest
-import redis as redis_lib
 
 from tests.conftest import submit
 from tests.smtp_servers import free_port
@@ -203,20 +202,11 @@ def test_password_reset_requests_are_rate_limited(make_app, smtp_sink):
     assert codes == [302, 302, 429]
 
 
-@pytest.fixture
-def redis_db():
-    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/13")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
-def test_rate_limits_are_kept_in_redis_when_configured(make_app, redis_db):
-    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SIGN_IN="2 per minute",
-                   RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/13")
+def test_rate_limits_are_kept_in_redis_when_configured(make_app, private_redis):
+    url, redis_db, _server = private_redis
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SIGN_IN="2 per minute", RATELIMIT_STORAGE_URI=url)
     first, second = app.test_client(), make_app(
-        RATELIMIT_ENABLED=True, RATELIMIT_SIGN_IN="2 per minute",
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/13").test_client()
+        RATELIMIT_ENABLED=True, RATELIMIT_SIGN_IN="2 per minute", RATELIMIT_STORAGE_URI=url).test_client()
 
     assert _fail_login(first) == 200
     assert _fail_login(first) == 200

@@ -8,6 +8,7 @@ and the failing page when it fails.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests import provision
 from tests.smtp_servers import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = provision.chromium_path()
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -86,9 +88,9 @@ def live_server(database_url, smtp_sink, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: bash .ci/run installs it "
-                    "(apt-get install chromium), or set CHROMIUM to its path.")
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: make test installs it as root "
+                    "(apt-get install chromium), or set TEST_CHROMIUM to its path.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

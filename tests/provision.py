@@ -1,0 +1,332 @@
+"""What the test suite needs from this machine: found, provided, or named.
+
+``make test`` runs this module with the system Python before the venv exists,
+so it imports nothing but the standard library:
+
+- as root on Debian it installs (apt-get) and starts whatever is missing, then
+  hands over to pytest; on a machine that already has everything it only looks
+  (a port probe, a login probe and a few path checks, about 40 ms) and starts
+  nothing;
+- without root, or with ``--check``, it prints one line per missing thing,
+  saying what to install or which ``TEST_*`` variable to set, and exits 3
+  before pytest collects a single test.
+
+``tests/conftest.py`` asks the same questions when pytest is run directly, for
+the fixtures the selected tests use, so a suite never runs half-way for want
+of a service. What the suite starts for itself (a redis-server per test, the
+SMTP servers, the app under gunicorn) its fixtures start and stop on free
+ports; here we only make sure the programs exist. PostgreSQL and cron are the
+machine's own daemons: the suite works in a throwaway database of its own and
+under a crontab tag of its own, so two suites on one machine do not collide.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
+# On a stock PostgreSQL (password logins on TCP) the suite gets a role of its
+# own, allowed in from loopback without a password; it may create databases,
+# nothing more.
+SUITE_ROLE = "mailer_test"
+HBA_MARK = "# mailer test suite (make test): its own role, from loopback only"
+HBA_LINES = (f"host all {SUITE_ROLE} 127.0.0.1/32 trust", f"host all {SUITE_ROLE} ::1/128 trust")
+CHECK_ONLY_EXIT = 3
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+def _receive(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+    return data
+
+
+def postgres_login(host: str, port: int, user: str, timeout: float = 5) -> str:
+    """``"ok"`` if ``user`` gets in without a password, ``"password"`` if one is
+    asked for, otherwise why not (in PostgreSQL's words where it gave some).
+
+    Speaks the first exchange of PostgreSQL's wire protocol itself, so it works
+    before any driver is installed and costs one round trip.
+    """
+    startup = struct.pack("!I", 196608) + f"user\0{user}\0database\0postgres\0\0".encode()
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack("!I", len(startup) + 4) + startup)
+            kind = _receive(sock, 1)
+            length = struct.unpack("!I", _receive(sock, 4))[0]
+            body = _receive(sock, length - 4)
+            if kind == b"R" and struct.unpack("!I", body[:4])[0] == 0:
+                sock.sendall(b"X\0\0\0\4")  # Terminate: a clean goodbye, not an error in its log
+    except OSError as error:
+        return f"nothing answers on {host}:{port} ({error.strerror or error})"
+    if kind == b"R":
+        return "ok" if struct.unpack("!I", body[:4])[0] == 0 else "password"
+    if kind == b"E":
+        fields = dict((part[:1], part[1:]) for part in body.split(b"\0") if part)
+        return fields.get(b"M", b"refused").decode("utf-8", "replace")
+    return f"{host}:{port} does not speak PostgreSQL's protocol"
+
+
+def _postgres_url(user: str) -> str:
+    return f"postgresql+psycopg://{user}@{POSTGRES_HOST}:{POSTGRES_PORT}/postgres"
+
+
+@cache
+def database_server() -> tuple[str | None, str | None]:
+    """(URL of the server the suite makes its databases on, None) or (None, what is wrong).
+
+    ``TEST_DATABASE_URL`` wins; otherwise the local server as ``postgres`` (trust
+    logins, as on our machines), or as the suite's own role once provisioned.
+    """
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        return configured, _unreachable(configured)
+    answer = postgres_login(POSTGRES_HOST, POSTGRES_PORT, "postgres")
+    if answer == "ok":
+        return _postgres_url("postgres"), None
+    if answer == "password" and postgres_login(POSTGRES_HOST, POSTGRES_PORT, SUITE_ROLE) == "ok":
+        return _postgres_url(SUITE_ROLE), None
+    if answer == "password":
+        answer = f"{POSTGRES_HOST}:{POSTGRES_PORT} wants a password for postgres"
+    return None, answer
+
+
+def _unreachable(url: str) -> str | None:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgresql"):
+        return None
+    try:
+        socket.create_connection((parts.hostname or "localhost", parts.port or 5432), timeout=5).close()
+    except OSError as error:
+        return f"TEST_DATABASE_URL: nothing answers on {parts.hostname}:{parts.port or 5432} ({error.strerror})"
+    return None
+
+
+def _postgres_problem() -> str | None:
+    return database_server()[1]
+
+
+def _run_as_postgres(sql: str) -> str:
+    return subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t",
+                           "-v", "ON_ERROR_STOP=1", "-c", sql],
+                          check=True, capture_output=True, text=True, cwd="/").stdout.strip()
+
+
+def _start_postgresql() -> None:
+    """Start (or create, then start) the local cluster on port 5432, and let the suite in."""
+    clusters = [line.split() for line in subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True).stdout.splitlines()]
+    ours = [c for c in clusters if len(c) > 3 and c[2] == str(POSTGRES_PORT)]
+    if not ours:
+        version = max((p.name for p in Path("/usr/lib/postgresql").iterdir()), key=int)
+        _say(f"creating PostgreSQL {version} cluster 'main' (UTF-8)")
+        subprocess.run(["pg_createcluster", "--locale", "C.UTF-8", "--port", str(POSTGRES_PORT),
+                        version, "main"], check=True, stdout=subprocess.DEVNULL)
+        ours = [[version, "main", str(POSTGRES_PORT), "down"]]
+    version, name, _port, status = ours[0][:4]
+    if not status.startswith("online"):
+        _say(f"starting PostgreSQL {version}/{name}")
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"], check=True)
+    _wait_for_port(POSTGRES_HOST, POSTGRES_PORT)
+    if postgres_login(POSTGRES_HOST, POSTGRES_PORT, "postgres") == "password":
+        _admit_suite_role()
+    database_server.cache_clear()
+
+
+def _admit_suite_role() -> None:
+    """A role that may create databases, let in from loopback without a password."""
+    _say(f"PostgreSQL wants passwords on TCP: adding role {SUITE_ROLE} (CREATEDB), "
+         "trusted from loopback only")
+    _run_as_postgres(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SUITE_ROLE}') "
+        f"THEN CREATE ROLE {SUITE_ROLE} LOGIN CREATEDB; END IF; END $$")
+    hba = Path(_run_as_postgres("SHOW hba_file"))
+    text = hba.read_text()
+    if HBA_MARK not in text:
+        hba.write_text("\n".join((HBA_MARK, *HBA_LINES, "")) + "\n" + text)  # first match wins
+    _run_as_postgres("SELECT pg_reload_conf()")
+    for _ in range(50):  # the reload is signalled, not waited for
+        if postgres_login(POSTGRES_HOST, POSTGRES_PORT, SUITE_ROLE) == "ok":
+            return
+        time.sleep(0.1)
+
+
+# --- programs and daemons -----------------------------------------------------
+
+def chromium_path() -> str:
+    return os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def redis_server_path() -> str:
+    return os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
+
+
+def _program_problem(path: str) -> str | None:
+    return None if shutil.which(path) else f"{path} not found"
+
+
+def _cron_running() -> bool:
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "cron":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def cron_problem() -> str | None:
+    if shutil.which("crontab") is None:
+        return "the crontab command is not installed"
+    return None if _cron_running() else "the cron daemon is not running"
+
+
+def _start_cron() -> None:
+    if not _cron_running():
+        _say("starting cron")
+        subprocess.run([shutil.which("cron") or "/usr/sbin/cron"], check=True)
+
+
+def _venv_problem() -> str | None:
+    if (PROJECT_ROOT / ".venv" / "bin" / "python").exists():
+        return None
+    try:
+        import ensurepip  # noqa: F401  (Debian splits it into python3-venv)
+    except ImportError:
+        return f"{sys.executable} cannot make a virtual environment (no ensurepip)"
+    return None
+
+
+@dataclass(frozen=True)
+class Need:
+    """One thing the suite needs from the machine."""
+
+    name: str
+    problem: Callable[[], str | None]  # None when the machine has it
+    packages: tuple[str, ...]  # the Debian packages that provide it
+    advice: str  # what a developer without root does about it
+    fixture: str | None = None  # the fixture whose tests need it (None: make test itself)
+    start: Callable[[], None] | None = None  # as root, once installed
+    variable: str | None = None  # the TEST_* setting that points elsewhere; when set, we provide nothing
+
+    def provided_elsewhere(self) -> bool:
+        return bool(self.variable and os.environ.get(self.variable))
+
+
+NEEDS = (
+    Need("Python venv", _venv_problem, ("python3-venv",),
+         "install python3-venv, or run make with PYTHON=a Python that has venv and ensurepip"),
+    Need("PostgreSQL", _postgres_problem, ("postgresql",),
+         "install and start PostgreSQL on 127.0.0.1:5432 with trust logins for postgres, or set "
+         "TEST_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST:PORT/postgres "
+         "(a role that may create databases)",
+         fixture="database_url", start=_start_postgresql, variable="TEST_DATABASE_URL"),
+    Need("Redis", lambda: _program_problem(redis_server_path()), ("redis-server",),
+         "install redis-server (the tests start their own on free ports), or set TEST_REDIS_SERVER "
+         "to its path", fixture="private_redis", variable="TEST_REDIS_SERVER"),
+    Need("cron", cron_problem, ("cron",),
+         "install Debian's cron and start its daemon as root (apt-get install cron; cron)",
+         fixture="cron_daemon", start=_start_cron),
+    Need("Chromium", lambda: _program_problem(chromium_path()), ("chromium",),
+         "install Debian's chromium, or set TEST_CHROMIUM to a Chromium binary", fixture="browser",
+         variable="TEST_CHROMIUM"),
+)
+
+
+def unmet(needs=NEEDS) -> list[tuple[Need, str]]:
+    return [(need, problem) for need in needs if (problem := need.problem())]
+
+
+def unmet_for_fixtures(fixtures: set[str]) -> list[str]:
+    """One line per missing thing the tests using ``fixtures`` need (for conftest)."""
+    return [_line(need, problem) for need, problem in unmet([n for n in NEEDS if n.fixture in fixtures])]
+
+
+def _line(need: Need, problem: str) -> str:
+    return f"{need.name}: {problem}; {need.advice}."
+
+
+# --- providing ------------------------------------------------------------------
+
+def _say(text: str) -> None:
+    print(f"[make test] {text}", file=sys.stderr, flush=True)
+
+
+def _wait_for_port(host: str, port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answers on {host}:{port} after {seconds:.0f} s")
+
+
+def _install(packages: list[str]) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    _say(f"installing {' '.join(packages)} (Debian packages)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def provide(missing: list[tuple[Need, str]]) -> None:
+    """As root: install what is missing in one apt-get run, then start the daemons."""
+    missing = [(need, problem) for need, problem in missing if not need.provided_elsewhere()]
+    to_install = sorted({package for need, _ in missing for package in need.packages
+                         if not _package_installed(package)})
+    if to_install:
+        _install(to_install)
+    for need, _ in missing:
+        if need.start:
+            need.start()
+
+
+def _package_installed(package: str) -> bool:
+    status = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package], capture_output=True, text=True)
+    return status.stdout == "install ok installed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only look: install and start nothing")
+    args = parser.parse_args(argv)
+    missing = unmet()
+    if not missing:
+        return 0
+    may_provide = not args.check and os.geteuid() == 0 and shutil.which("apt-get")
+    if may_provide:
+        try:
+            provide(missing)
+        except (subprocess.CalledProcessError, RuntimeError, OSError) as error:
+            _say(f"could not provide what the suite needs: {error}")
+        missing = unmet()
+        if not missing:
+            return 0
+    reason = "" if may_provide or args.check else " (run it as root on Debian to have them installed and started)"
+    print(f"make test: this machine lacks what the suite needs{reason}:", file=sys.stderr)
+    for need, problem in missing:
+        print(f"- {_line(need, problem)}", file=sys.stderr)
+    return CHECK_ONLY_EXIT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
