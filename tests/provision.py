@@ -69,18 +69,24 @@ def postgres_login(host: str, port: int, user: str, timeout: float = 5) -> str:
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(struct.pack("!I", len(startup) + 4) + startup)
-            kind = _receive(sock, 1)
-            length = struct.unpack("!I", _receive(sock, 4))[0]
-            body = _receive(sock, length - 4)
-            if kind == b"R" and struct.unpack("!I", body[:4])[0] == 0:
-                sock.sendall(b"X\0\0\0\4")  # Terminate: a clean goodbye, not an error in its log
-    except OSError as error:
-        return f"nothing answers on {host}:{port} ({error.strerror or error})"
-    if kind == b"R":
-        return "ok" if struct.unpack("!I", body[:4])[0] == 0 else "password"
-    if kind == b"E":
-        fields = dict((part[:1], part[1:]) for part in body.split(b"\0") if part)
-        return fields.get(b"M", b"refused").decode("utf-8", "replace")
+            while True:  # AuthenticationOk comes before the role is checked; ReadyForQuery settles it
+                kind = _receive(sock, 1)
+                length = struct.unpack("!I", _receive(sock, 4))[0]
+                if not 4 <= length <= 1 << 20:
+                    break
+                body = _receive(sock, length - 4)
+                if kind == b"Z":
+                    sock.sendall(b"X\0\0\0\4")  # Terminate: a clean goodbye, not an error in its log
+                    return "ok"
+                if kind == b"R" and struct.unpack("!I", body[:4])[0] != 0:
+                    return "password"
+                if kind == b"E":
+                    fields = dict((part[:1], part[1:]) for part in body.split(b"\0") if part)
+                    return fields.get(b"M", b"refused").decode("utf-8", "replace")
+                if kind not in b"RSKN":
+                    break
+    except (OSError, struct.error) as error:
+        return f"nothing answers on {host}:{port} ({getattr(error, 'strerror', None) or error})"
     return f"{host}:{port} does not speak PostgreSQL's protocol"
 
 
@@ -283,9 +289,12 @@ def _wait_for_port(host: str, port: int, seconds: float = 60) -> None:
 def _install(packages: list[str]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     _say(f"installing {' '.join(packages)} (Debian packages)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(command[:2])} failed: "
+                               + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
 
 
 def provide(missing: list[tuple[Need, str]]) -> None:
