@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 import time
 import uuid
 
@@ -71,13 +70,19 @@ def _create_database(server_url: str, tmp_path_factory) -> tuple[str, callable]:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def cron_log(tmp_path_factory) -> str:
+    """This run's own script log, so two suites on one machine never share one."""
+    return str(tmp_path_factory.mktemp("logs") / "cron.log")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory, cron_log):
     server_url, problem = provision.database_server()
     if server_url is None:
         pytest.exit(f"PostgreSQL: {problem}. make test starts it (as root), or set TEST_DATABASE_URL.",
                     returncode=provision.CHECK_ONLY_EXIT)
     url, drop = _create_database(server_url, tmp_path_factory)
-    app = create_app(_base_config(url, smtp_port=1))
+    app = create_app(_base_config(url, smtp_port=1, cron_log=cron_log))
     with app.app_context():
         upgrade()
         _db.engine.dispose()
@@ -120,7 +125,7 @@ def private_redis(tmp_path):
     server.wait()
 
 
-def _base_config(database_url: str, smtp_port: int) -> dict:
+def _base_config(database_url: str, smtp_port: int, cron_log: str) -> dict:
     return {
         "APP_ENV": "testing",
         "SECRET_KEY": "test-secret-key",
@@ -140,7 +145,7 @@ def _base_config(database_url: str, smtp_port: int) -> dict:
         "DEFAULT_TIMEZONE": "UTC",
         "DEFAULT_LANGUAGE": "en",
         "CRONTAB_FILE": None,
-        "CRON_LOG": os.path.join(tempfile.gettempdir(), "mailer-tests-cron.log"),
+        "CRON_LOG": cron_log,
     }
 
 
@@ -165,12 +170,12 @@ class ObservedClient(FlaskClient):
 
 
 @pytest.fixture
-def make_app(database_url, smtp_sink):
+def make_app(database_url, smtp_sink, cron_log):
     """Build an app on the test database with some settings changed."""
     apps = []
 
     def factory(**overrides):
-        app = create_app({**_base_config(database_url, smtp_sink.port), **overrides})
+        app = create_app({**_base_config(database_url, smtp_sink.port, cron_log), **overrides})
         app.test_client_class = ObservedClient
         apps.append(app)
         return app
