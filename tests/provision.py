@@ -151,7 +151,8 @@ def _start_postgresql() -> None:
         _say(f"starting PostgreSQL {version}/{name}")
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"], check=True)
     _wait_for_port(POSTGRES_HOST, POSTGRES_PORT)
-    if postgres_login(POSTGRES_HOST, POSTGRES_PORT, "postgres") == "password":
+    if (postgres_login(POSTGRES_HOST, POSTGRES_PORT, "postgres") == "password"
+            and postgres_login(POSTGRES_HOST, POSTGRES_PORT, SUITE_ROLE) != "ok"):
         _admit_suite_role()
     database_server.cache_clear()
 
