@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -48,6 +48,8 @@ class CaughtMessage:
     envelope_from: str
     envelope_to: list[str]
     message: EmailMessage
+    raw: bytes = b""  # as it came over the wire
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters, e.g. BODY=8BITMIME
 
     @property
     def subject(self) -> str:
@@ -62,8 +64,10 @@ class CaughtMessage:
         return re.findall(r"https?://\S+", self.body)
 
 
-def _parse(envelope_from: str, envelope_to: list[str], data: bytes) -> CaughtMessage:
-    return CaughtMessage(envelope_from, list(envelope_to), message_from_bytes(data, policy=policy.default))
+def _parse(envelope_from: str, envelope_to: list[str], data: bytes,
+           mail_options: list[str] = ()) -> CaughtMessage:
+    return CaughtMessage(envelope_from, list(envelope_to), message_from_bytes(data, policy=policy.default),
+                         data, list(mail_options))
 
 
 def _is_positive(reply: str) -> bool:
@@ -135,7 +139,8 @@ class _ScriptedHandler:
                 reply = self.owner.data_replies[address]
                 break
         if _is_positive(reply):
-            self.owner._record(_parse(envelope.mail_from, envelope.rcpt_tos, envelope.original_content))
+            self.owner._record(_parse(envelope.mail_from, envelope.rcpt_tos, envelope.original_content,
+                                      envelope.mail_options))
         return reply
 
 

@@ -44,8 +44,11 @@ def both(the_letter: Letter, email: str, name: str) -> tuple[bytes, bytes]:
 def same_meaning(fast: bytes, reference: bytes) -> None:
     mine, theirs = meaning(fast), meaning(reference)
     assert mine == theirs
-    assert all(len(line) <= 998 for line in fast.split(b"\n"))
-    assert fast.count(b"\n\n") >= 1 and b"\r" not in fast.split(b"\n\n", 1)[0]
+    assert all(len(line) <= 998 for line in fast.split(b"\r\n"))
+    assert b"\r\n\r\n" in fast, "a blank line ends the header"
+    for letter_bytes in (fast, reference):
+        assert b"\n" not in letter_bytes.replace(b"\r\n", b"") and b"\r" not in letter_bytes.replace(b"\r\n", b""), \
+            "every line ends in CRLF, none in a bare LF or CR"
 
 
 def test_a_russian_letter_means_the_same_and_is_sent_as_8bit():

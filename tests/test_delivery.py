@@ -64,6 +64,44 @@ def test_due_mailing_sends_one_personal_email_per_client_and_records_one_attempt
     assert mailing.status is MailingStatus.RUNNING
 
 
+def _newsletter(pasted_link: bool) -> str:
+    """A newsletter as people write them: about 20 kB, Cyrillic, emoji, paragraphs typed as
+    one long line each, a list, and perhaps one unbroken 5,000-character line (a pasted link)."""
+    paragraph = ("Дорогая {{ client.full_name }}, в этом выпуске 🎉 мы собрали новости месяца: "
+                 "открытие второго магазина, скидки до 30 % и рецепт пирога от шефа. ") * 3
+    items = "\n".join(f"- Пункт {n}: «важная новость» номер {n} ✅" for n in range(1, 21))
+    sections = [f"## Раздел {n}\n\n{paragraph}\n\n{items}" for n in range(1, 13)]
+    link = ["https://example.com/track?" + "x" * 5000] if pasted_link else []
+    return "\n\n".join(sections[:6] + link + sections[6:])
+
+
+@pytest.mark.parametrize("pasted_link", [False, True], ids=["paragraphs", "with-a-5000-character-line"])
+def test_a_newsletter_of_real_size_arrives_whole_with_every_line_in_crlf(app, db, owner, smtp_sink,
+                                                                         pasted_link):
+    mailing = due_mailing(db, owner, clients=3)
+    mailing.message.subject = "Новости месяца для {{ client.full_name }} 🎉"
+    mailing.message.body = _newsletter(pasted_link)
+    db.session.commit()
+
+    result = run(app, mailing.id)
+
+    assert result.exit_code == 0, result.line
+    received = smtp_sink.wait_for(3)
+    assert len(received) == 3
+    for caught in received:
+        name = caught.message["To"].addresses[0].display_name
+        assert len(caught.raw) > 20_000
+        assert b"\n" not in caught.raw.replace(b"\r\n", b""), "a bare LF on the wire"
+        assert max(len(line) for line in caught.raw.split(b"\r\n")) <= 998
+        assert caught.subject == f"Новости месяца для {name} 🎉"
+        body = caught.body.replace("\r\n", "\n")
+        assert body.startswith(_newsletter(pasted_link).replace("{{ client.full_name }}", name).rstrip())
+        if not caught.raw.isascii():
+            assert "BODY=8BITMIME" in caught.mail_options, "8-bit text sent without saying so (RFC 6152)"
+    if not pasted_link:
+        assert all(not c.raw.isascii() for c in received), "short lines of Cyrillic go as they are"
+
+
 def test_not_due_yet_sends_nothing(app, db, owner, smtp_sink):
     mailing = make_mailing(db, owner, start=NOW + timedelta(hours=2))
 

@@ -35,8 +35,11 @@ from mailer.message_template import Recipient
 from mailer.models import Mailing
 
 _TOKEN_SLOT = "TOKEN-SLOT"
+# Every line ends in CRLF: smtplib sends bytes as they are, and a bare LF makes the
+# whole letter one line, refused past 1,000 octets (RFC 5321 4.5.3.1.6) by any server.
+CRLF = b"\r\n"
 # Headers unfolded up to RFC 5322's hard limit, so a long unsubscribe URL stays on its line.
-_POLICY = policy.default.clone(max_line_length=998)
+_POLICY = policy.default.clone(max_line_length=998, linesep="\r\n")
 # An international address is written as UTF-8 (RFC 6531), for servers that take SMTPUTF8.
 _UTF8_POLICY = _POLICY.clone(utf8=True)
 
@@ -72,19 +75,19 @@ class Letter:
         name = _one_line(full_name)
         subject = _one_line(self.subject(recipient))
         body = f"{self.body(recipient).rstrip()}\n\n-- \n{self.footer}\n{link}\n"
-        raw_body = b"\n".join(body.encode("utf-8").splitlines()) + b"\n"  # as set_content does
+        raw_body = CRLF.join(body.encode("utf-8").splitlines()) + CRLF  # as set_content does
         if email.isascii() and "=?" not in name + subject + self.sender:
             to = formataddr((name, email)) if name.isascii() else f"{_header_text(name)} <{email}>"
             lines = [f"From: {_header_text(self.sender)}", f"To: {to}",
                      f"Subject: {_header_text(subject)}"]
             if all(len(line) <= _LINE_LIMIT for line in lines) \
-                    and max(len(line) for line in raw_body.split(b"\n")) <= _LINE_LIMIT:
+                    and max(len(line) for line in raw_body.split(CRLF)) <= _LINE_LIMIT:
                 encoding = "7bit" if body.isascii() else "8bit"
-                head = "\n".join(lines) + (
-                    f"\nDate: {formatdate(usegmt=True)}\nMessage-ID: {make_msgid(domain=self.domain)}\n"
-                    f"List-Unsubscribe: <{link}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n"
-                    f'Content-Type: text/plain; charset="utf-8"\nContent-Transfer-Encoding: {encoding}\n'
-                    "MIME-Version: 1.0\n\n")
+                head = "\r\n".join(lines + [
+                    f"Date: {formatdate(usegmt=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
+                    f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                    'Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {encoding}",
+                    "MIME-Version: 1.0", "", ""])
                 return head.encode("ascii") + raw_body
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is) is left to the standard library.

@@ -182,6 +182,8 @@ class SmtpSession:
                 return SendOutcome(False, None, "not sent: the mail server does not take "
                                    "international addresses (no SMTPUTF8)", refused_by_us=True)
             options = ["SMTPUTF8"]
+        if not payload.isascii() and connection.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")  # RFC 6152: say so before sending 8-bit text
         code, reply = connection.mail(sender, options)
         if code != 250:
             self._after_refusal(connection, code, reply)
