@@ -262,6 +262,7 @@ class _RawSmtpServer(_Recorder):
     """A threaded plain-socket SMTP server; subclasses bend ``_respond``/``_drop_data``."""
 
     banner = "220 127.0.0.1 ESMTP test server"
+    ehlo_reply = _EHLO_REPLY
 
     def __init__(self) -> None:
         super().__init__()
@@ -342,6 +343,9 @@ class _RawSmtpServer(_Recorder):
         """Whether to hang up in the middle of this message's DATA."""
         return False
 
+    def _accepts(self, data: bytes) -> bool:
+        return True
+
     def _serve(self, conn: socket.socket, reader) -> None:
         session = _Session()
         self._respond(conn, session, "greeting", self.banner)
@@ -352,7 +356,7 @@ class _RawSmtpServer(_Recorder):
             verb, _, arg = line.decode("utf-8", "replace").strip().partition(" ")
             verb = verb.upper()
             if verb == "EHLO":
-                self._respond(conn, session, "ehlo", _EHLO_REPLY)
+                self._respond(conn, session, "ehlo", self.ehlo_reply)
             elif verb == "HELO":
                 self._respond(conn, session, "ehlo", "250 127.0.0.1")
             elif verb == "MAIL":
@@ -377,7 +381,9 @@ class _RawSmtpServer(_Recorder):
                 data = self._read_data(reader)
                 if data is None:
                     return
-                if self._respond(conn, session, "data_end", "250 OK: queued"):
+                if not self._accepts(data):
+                    self._send(conn, "554 5.6.1 8-bit data is not accepted here")
+                elif self._respond(conn, session, "data_end", "250 OK: queued"):
                     self._record(_parse(session.mail_from or "", session.rcpt_tos, data))
                     session.accepted += 1
                 session.reset()
@@ -410,6 +416,15 @@ def _hang_up(conn: socket.socket) -> None:
     except OSError:
         pass
     conn.close()
+
+
+class SevenBitSmtpServer(_RawSmtpServer):
+    """An old-style server: no 8BITMIME (RFC 6152) in its EHLO, and 8-bit data refused."""
+
+    ehlo_reply = "250-127.0.0.1 Hello\r\n250 HELP"
+
+    def _accepts(self, data: bytes) -> bool:
+        return data.isascii()
 
 
 class DroppingSmtpServer(_RawSmtpServer):

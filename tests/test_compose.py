@@ -1,4 +1,5 @@
 """The bytes a client receives: the fast path means exactly what ``EmailMessage`` would."""
+import re
 from email import message_from_bytes, message_from_string, policy
 
 from hypothesis import given, settings
@@ -31,24 +32,51 @@ def meaning(raw: bytes) -> dict:
     }
 
 
-def both(the_letter: Letter, email: str, name: str) -> tuple[bytes, bytes]:
-    fast = the_letter.for_client(7, email, name)
+def both(the_letter: Letter, email: str, name: str, eight_bit: bool = True) -> tuple[bytes, bytes]:
+    fast = the_letter.for_client(7, email, name, eight_bit=eight_bit)
     recipient_name = " ".join(name.split())
     from mailer.message_template import Recipient
     subject = " ".join(the_letter.subject(Recipient(email, name)).split())
     body = f"{the_letter.body(Recipient(email, name)).rstrip()}\n\n-- \n{the_letter.footer}\n{LINK}\n"
-    reference = the_letter.as_email_message(email, recipient_name, subject, body, LINK).as_bytes()
+    reference = the_letter.as_email_message(email, recipient_name, subject, body, LINK, eight_bit).as_bytes()
     return fast, reference
 
 
-def same_meaning(fast: bytes, reference: bytes) -> None:
+ENCODED_WORD = re.compile(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def wire_problems(raw: bytes, eight_bit: bool = True) -> list[str]:
+    """What a strict mail server or reader would hold against these bytes (RFC 5321/5322/2045/2047)."""
+    problems = []
+    if b"\n" in raw.replace(b"\r\n", b"") or b"\r" in raw.replace(b"\r\n", b""):
+        problems.append("a line ends in a bare LF or CR")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = raw.split(b"\r\n")
+    if max(len(line) for line in lines) > 998:
+        problems.append("a line over 998 octets")
+    for line in head.split(b"\r\n"):
+        unfoldable = b" " not in line.split(b": ", 1)[-1].strip() and not line[:1].isspace()
+        if len(line) > 78 and not line.startswith(b"List-Unsubscribe:") and not unfoldable:
+            problems.append(f"a header line of {len(line)} characters: {line[:40]!r}")
+        # A name is one word however long (compose.py says why); every other word keeps to 75.
+        if not line.startswith(b"To:") and any(len(word) > 75 for word in ENCODED_WORD.findall(line)):
+            problems.append(f"an encoded word over 75 characters: {line[:40]!r}")
+    encoding = re.search(rb"(?im)^Content-Transfer-Encoding: *(\S+)", head)
+    if encoding and encoding.group(1).lower() in (b"quoted-printable", b"base64"):
+        if max(len(line) for line in body.split(b"\r\n")) > 76:
+            problems.append("an encoded body line over 76 characters")
+    if not eight_bit and not body.isascii():
+        problems.append("8-bit text for a server without 8BITMIME")
+    return problems
+
+
+def same_meaning(fast: bytes, reference: bytes, eight_bit: bool = True, to: tuple | None = None) -> None:
     mine, theirs = meaning(fast), meaning(reference)
     assert mine == theirs
-    assert all(len(line) <= 998 for line in fast.split(b"\r\n"))
-    assert b"\r\n\r\n" in fast, "a blank line ends the header"
-    for letter_bytes in (fast, reference):
-        assert b"\n" not in letter_bytes.replace(b"\r\n", b"") and b"\r" not in letter_bytes.replace(b"\r\n", b""), \
-            "every line ends in CRLF, none in a bare LF or CR"
+    if to is not None:
+        assert mine["to"] == to, "the name reads back as it was given"
+    assert wire_problems(fast, eight_bit) == []
+    assert wire_problems(reference, eight_bit) == []
 
 
 def test_a_russian_letter_means_the_same_and_is_sent_as_8bit():
@@ -83,8 +111,28 @@ texts = st.text(max_size=300)
 
 @settings(max_examples=300, deadline=None)
 @given(name=st.text(max_size=200), subject=texts, body=st.text(max_size=3000),
-       long_line=st.integers(min_value=0, max_value=1500))
-def test_for_any_text_the_fast_path_means_what_email_message_means(name, subject, body, long_line):
+       long_line=st.integers(min_value=0, max_value=1500), eight_bit=st.booleans())
+def test_for_any_text_the_fast_path_means_what_email_message_means(name, subject, body, long_line, eight_bit):
     body = body + "\n" + "x" * long_line  # lines past 998 bytes need another transfer encoding
-    fast, reference = both(letter(subject, body), "client@example.com", name)
+    fast, reference = both(letter(subject, body), "client@example.com", name, eight_bit)
+    same_meaning(fast, reference, eight_bit, to=(" ".join(name.split()), "client@example.com"))
+
+
+def test_for_a_server_without_8bitmime_russian_text_is_encoded_in_lines_of_76():
+    fast, reference = both(letter("Новости для NAME", "Здравствуйте, NAME! " * 40), "anna@example.com",
+                           "Анна Петрова", eight_bit=False)
+    same_meaning(fast, reference, eight_bit=False)
+    assert fast.isascii()
+    assert message_from_bytes(fast, policy=policy.default).get_content().startswith("Здравствуйте, Анна Петрова!")
+
+
+def test_long_subjects_and_names_are_folded_into_words_a_reader_joins_again():
+    subject = "Большая весенняя распродажа для NAME: скидки до 50 % на всё, что вы любите 🎉🌸"
+    name = "Анна-Мария Константиновна Петрова-Водкина-Соколова"
+    fast, reference = both(letter(subject, "x"), "anna@example.com", name)
     same_meaning(fast, reference)
+    parsed = message_from_bytes(fast, policy=policy.default)
+    assert str(parsed["Subject"]) == subject.replace("NAME", name)
+    assert parsed["To"].addresses[0].display_name == name
+    subject_lines = fast.split(b"\r\nDate:")[0].split(b"Subject: ")[1].split(b"\r\n")
+    assert len(subject_lines) > 1 and max(len(line) for line in subject_lines) <= 76

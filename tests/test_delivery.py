@@ -9,7 +9,7 @@ from mailer.delivery.engine import run_mailing
 from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, Mailing,
                            MailingStatus, Message, mailing_clients)
 from tests.conftest import submit
-from tests.smtp_servers import closed_port
+from tests.smtp_servers import SevenBitSmtpServer, closed_port
 from tests.workspace import make_mailing
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -100,6 +100,26 @@ def test_a_newsletter_of_real_size_arrives_whole_with_every_line_in_crlf(app, db
             assert "BODY=8BITMIME" in caught.mail_options, "8-bit text sent without saying so (RFC 6152)"
     if not pasted_link:
         assert all(not c.raw.isascii() for c in received), "short lines of Cyrillic go as they are"
+
+
+def test_a_server_without_8bitmime_gets_the_newsletter_in_7_bits_and_readers_see_the_same_text(
+        make_app, db, owner):
+    mailing = due_mailing(db, owner, clients=2)
+    mailing.message.body = _newsletter(pasted_link=False)
+    db.session.commit()
+
+    with SevenBitSmtpServer() as server:
+        result = run(make_app(MAIL_PORT=server.port), mailing.id)
+        received = server.wait_for(2)
+
+    assert result.exit_code == 0, result.line
+    assert len(received) == 2
+    for caught in received:
+        name = caught.message["To"].addresses[0].display_name
+        assert caught.raw.isascii()
+        assert max(len(line) for line in caught.raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+        body = caught.body.replace("\r\n", "\n")
+        assert body.startswith(_newsletter(pasted_link=False).replace("{{ client.full_name }}", name).rstrip())
 
 
 def test_not_due_yet_sends_nothing(app, db, owner, smtp_sink):

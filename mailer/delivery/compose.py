@@ -4,15 +4,22 @@ A ``Letter`` is prepared once per run (templates compiled, footer translated
 into the owner's language); ``Letter.for_client`` then builds one message
 for one recipient, never a list of recipients, as the bytes to send.
 
+On the wire (RFC 5321/5322, 2045, 2047, 6152): every line ends in CRLF
+(smtplib sends bytes as they are; a bare LF makes a letter one endless line,
+refused past 1,000 octets by any server and as smuggling by Postfix); header
+lines are folded at 76 characters, non-ASCII text in RFC 2047 words of at most
+75, except ``List-Unsubscribe``, whose URL must stay whole (up to 998); a body
+goes as it is (7bit, or 8bit when the server takes 8BITMIME) while its lines
+fit in 998 octets, otherwise quoted-printable or base64 in lines of 76.
+
 Speed: building an ``EmailMessage`` costs more than sending it (its header
 registry parses every header back). The common case (ASCII addresses, a name,
-subject and body in any script) is therefore written straight to bytes with
-the standard library's own encoders (``email.header.Header`` for RFC 2047
-words), headers in the order and with the transfer encoding ``EmailMessage``
-would choose; anything unusual (a non-ASCII address, text that looks like an
-encoded word, a body line too long to send as it is) goes through
-``EmailMessage`` itself. A test holds the two paths to the same result for
-any text hypothesis can think of.
+subject and body in any script, a server with 8BITMIME) is therefore written
+straight to bytes with the standard library's own encoders
+(``email.header.Header`` for RFC 2047 words); anything unusual (a non-ASCII
+address, text that looks like an encoded word, a body line too long to send as
+it is, a 7-bit server) goes through ``EmailMessage`` itself. A test holds the
+two paths to the same result for any text hypothesis can think of.
 """
 from __future__ import annotations
 
@@ -35,11 +42,14 @@ from mailer.message_template import Recipient
 from mailer.models import Mailing
 
 _TOKEN_SLOT = "TOKEN-SLOT"
-# Every line ends in CRLF: smtplib sends bytes as they are, and a bare LF makes the
-# whole letter one line, refused past 1,000 octets (RFC 5321 4.5.3.1.6) by any server.
 CRLF = b"\r\n"
-# Headers unfolded up to RFC 5322's hard limit, so a long unsubscribe URL stays on its line.
-_POLICY = policy.default.clone(max_line_length=998, linesep="\r\n")
+FOLD = "\r\n "
+# Folded lines and encoded lines of at most 76: RFC 2045 6.7 and 6.8 for the body, and
+# so that an RFC 2047 word on a folded line stays within its 75 (the library's 78 allows 76).
+WIDTH = 76
+LINE_LIMIT = 998  # RFC 5322 2.1.1: MUST
+# A header stored raw (set_raw: List-Unsubscribe) is left as it is.
+_POLICY = policy.default.clone(linesep="\r\n", refold_source="none", max_line_length=WIDTH)
 # An international address is written as UTF-8 (RFC 6531), for servers that take SMTPUTF8.
 _UTF8_POLICY = _POLICY.clone(utf8=True)
 
@@ -48,64 +58,90 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_LINE_LIMIT = 998
+def _header(name: str, value: str, charset: str | None = None) -> str:
+    """``Name: value`` folded at 76 columns; non-ASCII text as RFC 2047 words."""
+    if value.isascii() and len(name) + 2 + len(value) <= WIDTH:
+        return f"{name}: {value}"
+    charset = charset or ("us-ascii" if value.isascii() else "utf-8")
+    folded = Header(value, charset, maxlinelen=WIDTH, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {folded}"
 
 
-def _header_text(value: str) -> str:
-    """A header's text as it is when ASCII, else one RFC 2047 word (unfolded: the words of
-    a folded display name come apart in some readers)."""
-    if value.isascii():
-        return value
-    return Header(value, "utf-8", maxlinelen=10 * _LINE_LIMIT).encode()
+def _to_header_value(name: str, email: str) -> str:
+    """The recipient, named. A non-ASCII name is one RFC 2047 word even past 75 characters:
+    readers disagree on the space between two words of a folded name (Python's own parser
+    keeps it, RFC 2047 readers drop it), and a name torn apart is worse than a long word."""
+    if not name:
+        return email
+    if name.isascii():
+        return _header("To", formataddr((name, email)))[len("To: "):]
+    word = Header(name, "utf-8", maxlinelen=LINE_LIMIT * 10).encode()
+    room = len("To: ") + len(word) + len(email) + 3 <= WIDTH
+    return f"{word}{' ' if room else FOLD}<{email}>"
+
+
+def _lines_fit(raw_body: bytes) -> bool:
+    return max(len(line) for line in raw_body.split(CRLF)) <= LINE_LIMIT
 
 
 @dataclass(frozen=True)
 class Letter:
     sender: str
     envelope_from: str
-    domain: str
+    domain: str  # of the Message-ID: the sender's own
     subject: Callable[[Recipient], str]
     body: Callable[[Recipient], str]
     footer: str
     unsubscribe_link: Callable[[int], str]
 
-    def for_client(self, client_id: int, email: str, full_name: str) -> bytes:
+    def for_client(self, client_id: int, email: str, full_name: str, eight_bit: bool = True) -> bytes:
+        """The letter for one client; ``eight_bit``: the server takes 8BITMIME."""
         recipient = Recipient(email=email, full_name=full_name)
         link = self.unsubscribe_link(client_id)
         name = _one_line(full_name)
         subject = _one_line(self.subject(recipient))
         body = f"{self.body(recipient).rstrip()}\n\n-- \n{self.footer}\n{link}\n"
         raw_body = CRLF.join(body.encode("utf-8").splitlines()) + CRLF  # as set_content does
-        if email.isascii() and "=?" not in name + subject + self.sender:
-            to = formataddr((name, email)) if name.isascii() else f"{_header_text(name)} <{email}>"
-            lines = [f"From: {_header_text(self.sender)}", f"To: {to}",
-                     f"Subject: {_header_text(subject)}"]
-            if all(len(line) <= _LINE_LIMIT for line in lines) \
-                    and max(len(line) for line in raw_body.split(CRLF)) <= _LINE_LIMIT:
-                encoding = "7bit" if body.isascii() else "8bit"
-                head = "\r\n".join(lines + [
-                    f"Date: {formatdate(usegmt=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
-                    f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                    'Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {encoding}",
-                    "MIME-Version: 1.0", "", ""])
+        as_it_is = body.isascii() or eight_bit
+        if as_it_is and email.isascii() and "=?" not in name + subject + self.sender \
+                and _lines_fit(raw_body):
+            head = "\r\n".join([
+                _header("From", self.sender), f"To: {_to_header_value(name, email)}",
+                _header("Subject", subject),
+                f"Date: {formatdate(usegmt=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
+                f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                'Content-Type: text/plain; charset="utf-8"',
+                f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
+                "MIME-Version: 1.0", "", ""])
+            if all(len(line) <= LINE_LIMIT for line in head.split("\r\n")):
                 return head.encode("ascii") + raw_body
         # Anything unusual (an international address, text that looks like an encoded
-        # word, a line too long to send as it is) is left to the standard library.
-        return self.as_email_message(email, name, subject, body, link).as_bytes()
+        # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
+        return self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes()
 
-    def as_email_message(self, email: str, name: str, subject: str, body: str,
-                         link: str) -> EmailMessage:
+    def as_email_message(self, email: str, name: str, subject: str, body: str, link: str,
+                         eight_bit: bool = True) -> EmailMessage:
         """The same letter built by the standard library (the reference for ``for_client``)."""
-        message = EmailMessage(policy=_POLICY if email.isascii() else _UTF8_POLICY)
+        base = _POLICY if email.isascii() else _UTF8_POLICY
+        message = EmailMessage(policy=base.clone(cte_type="8bit" if eight_bit else "7bit"))
         message["From"] = self.sender
-        local, _at, domain = email.rpartition("@")
-        message["To"] = Address(display_name=name, username=local, domain=domain)
+        if email.isascii():
+            message.set_raw("To", _to_header_value(name, email))
+        else:
+            local, _at, domain = email.rpartition("@")
+            message["To"] = Address(display_name=name, username=local, domain=domain)
         message["Subject"] = subject
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = make_msgid(domain=self.domain)
-        message["List-Unsubscribe"] = f"<{link}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(body)
+        message.set_raw("List-Unsubscribe", f"<{link}>")
+        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        lines_fit = max(len(line) for line in body.encode("utf-8").splitlines()) <= LINE_LIMIT
+        if lines_fit and body.isascii():
+            message.set_content(body, cte="7bit")
+        elif lines_fit and eight_bit:
+            message.set_content(body, cte="8bit")
+        else:  # quoted-printable or base64, whichever is shorter, in lines of 76
+            message.set_content(body)
         return message
 
 
@@ -126,7 +162,7 @@ def prepare(mailing: Mailing) -> Letter:
     return Letter(
         sender=sender,
         envelope_from=parseaddr(sender)[1],
-        domain=urlsplit(base_url).hostname or "localhost",
+        domain=parseaddr(sender)[1].rpartition("@")[2] or urlsplit(base_url).hostname or "localhost",
         subject=message_template.compile(mailing.message.subject),
         body=message_template.compile(mailing.message.body),
         footer=footer,

@@ -18,6 +18,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
@@ -281,14 +282,14 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
     stopped = None
     try:
         for client_id, email, full_name in _unserved_clients(mailing.id, attempt_id):
-            message = letter.for_client(client_id, email, full_name)
+            message = partial(letter.for_client, client_id, email, full_name)
             outcome = session.send(message, letter.envelope_from, email)
             if outcome.temporary:
                 deferred.append((client_id, email, full_name, outcome))
             else:
                 progress.record(client_id, email, outcome)
         for index, (client_id, email, full_name, first) in enumerate(deferred):
-            message = letter.for_client(client_id, email, full_name)
+            message = partial(letter.for_client, client_id, email, full_name)
             try:
                 outcome = session.send(message, letter.envelope_from, email)
             except ServerUnavailable:

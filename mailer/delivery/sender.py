@@ -150,15 +150,32 @@ class SmtpSession:
 
     # -- sending ----------------------------------------------------------
 
-    def send(self, message: EmailMessage | bytes, sender: str, recipient: str) -> SendOutcome:
-        """Send ``message`` to ``recipient`` alone; raises ServerUnavailable."""
-        payload = message if isinstance(message, bytes) else message.as_bytes()
+    def send(self, message: EmailMessage | bytes | Callable[[bool], bytes], sender: str,
+             recipient: str) -> SendOutcome:
+        """Send ``message`` to ``recipient`` alone; raises ServerUnavailable.
+
+        A callable message is built for the server at hand: given True when it takes
+        8-bit text (8BITMIME), False when the letter must be written in 7 bits.
+        """
+        built: dict[bool, bytes] = {}
+
+        def payload_for(connection: smtplib.SMTP) -> bytes:
+            if isinstance(message, bytes):
+                return message
+            if isinstance(message, EmailMessage):
+                return message.as_bytes()
+            eight_bit = bool(connection.has_extn("8bitmime"))
+            if eight_bit not in built:
+                built[eight_bit] = message(eight_bit)
+            return built[eight_bit]
+
         failures = 0
         while True:
             try:
                 if self._connection is None:
                     self._connection = self._connect()
-                return self._transaction(self._connection, payload, sender, recipient)
+                return self._transaction(self._connection, payload_for(self._connection), sender,
+                                         recipient)
             except (_Reconnect, smtplib.SMTPServerDisconnected, OSError) as error:
                 self._drop()
                 reason = _describe(error)
