@@ -1,4 +1,5 @@
 """The sending engine against a real SMTP sink: one e-mail per client, one attempt per occurrence."""
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -120,6 +121,20 @@ def test_a_server_without_8bitmime_gets_the_newsletter_in_7_bits_and_readers_see
         assert max(len(line) for line in caught.raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
         body = caught.body.replace("\r\n", "\n")
         assert body.startswith(_newsletter(pasted_link=False).replace("{{ client.full_name }}", name).rstrip())
+
+
+def test_the_message_id_is_on_the_senders_domain_and_the_date_in_rfc_5322_form(make_app, db, owner, smtp_sink):
+    mailing = due_mailing(db, owner, clients=1)
+
+    result = run(make_app(MAIL_DEFAULT_SENDER="Shop news <news@shop.example>",
+                          BASE_URL="http://127.0.0.1:5000"), mailing.id)
+
+    assert result.exit_code == 0, result.line
+    (caught,) = smtp_sink.wait_for(1)
+    assert re.fullmatch(r"<[^@<>\s]+@shop\.example>", caught.message["Message-ID"])
+    assert caught.message["Date"].datetime.tzinfo is not None
+    assert re.fullmatch(rb"(?s).*\r\nDate: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n.*",
+                        caught.raw.split(b"\r\n\r\n")[0] + b"\r\n")
 
 
 def test_not_due_yet_sends_nothing(app, db, owner, smtp_sink):

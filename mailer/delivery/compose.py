@@ -24,11 +24,12 @@ two paths to the same result for any text hypothesis can think of.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email import policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formataddr, format_datetime, make_msgid, parseaddr
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -80,6 +81,11 @@ def _to_header_value(name: str, email: str) -> str:
     return f"{word}{' ' if room else FOLD}<{email}>"
 
 
+def _now() -> str:
+    """RFC 5322 3.3 with a numeric zone (``+0000``), not the obsolete ``GMT``."""
+    return format_datetime(datetime.now(timezone.utc))
+
+
 def _lines_fit(raw_body: bytes) -> bool:
     return max(len(line) for line in raw_body.split(CRLF)) <= LINE_LIMIT
 
@@ -108,7 +114,7 @@ class Letter:
             head = "\r\n".join([
                 _header("From", self.sender), f"To: {_to_header_value(name, email)}",
                 _header("Subject", subject),
-                f"Date: {formatdate(usegmt=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
+                f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                 'Content-Type: text/plain; charset="utf-8"',
                 f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
@@ -131,7 +137,7 @@ class Letter:
             local, _at, domain = email.rpartition("@")
             message["To"] = Address(display_name=name, username=local, domain=domain)
         message["Subject"] = subject
-        message["Date"] = formatdate(usegmt=True)
+        message["Date"] = _now()
         message["Message-ID"] = make_msgid(domain=self.domain)
         message.set_raw("List-Unsubscribe", f"<{link}>")
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
