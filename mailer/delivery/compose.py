@@ -24,6 +24,7 @@ two paths to the same result for any text hypothesis can think of.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from email import policy
 from email.header import Header
@@ -68,16 +69,16 @@ def _header(name: str, value: str, charset: str | None = None) -> str:
     return f"{name}: {folded}"
 
 
-def _to_header_value(name: str, email: str) -> str:
-    """The recipient, named. A non-ASCII name is one RFC 2047 word even past 75 characters:
+def _address_value(header: str, name: str, email: str) -> str:
+    """A named address. A non-ASCII name is one RFC 2047 word even past 75 characters:
     readers disagree on the space between two words of a folded name (Python's own parser
     keeps it, RFC 2047 readers drop it), and a name torn apart is worse than a long word."""
     if not name:
         return email
     if name.isascii():
-        return _header("To", formataddr((name, email)))[len("To: "):]
+        return _header(header, formataddr((name, email)))[len(header) + 2:]
     word = Header(name, "utf-8", maxlinelen=LINE_LIMIT * 10).encode()
-    room = len("To: ") + len(word) + len(email) + 3 <= WIDTH
+    room = len(header) + 2 + len(word) + len(email) + 3 <= WIDTH
     return f"{word}{' ' if room else FOLD}<{email}>"
 
 
@@ -100,6 +101,11 @@ class Letter:
     footer: str
     unsubscribe_link: Callable[[int], str]
 
+    @cached_property
+    def from_value(self) -> str:
+        name, address = parseaddr(self.sender)
+        return _address_value("From", name, address)
+
     def for_client(self, client_id: int, email: str, full_name: str, eight_bit: bool = True) -> bytes:
         """The letter for one client; ``eight_bit``: the server takes 8BITMIME."""
         recipient = Recipient(email=email, full_name=full_name)
@@ -112,7 +118,7 @@ class Letter:
         if as_it_is and email.isascii() and "=?" not in name + subject + self.sender \
                 and _lines_fit(raw_body):
             head = "\r\n".join([
-                _header("From", self.sender), f"To: {_to_header_value(name, email)}",
+                f"From: {self.from_value}", f"To: {_address_value('To', name, email)}",
                 _header("Subject", subject),
                 f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -130,13 +136,17 @@ class Letter:
         """The same letter built by the standard library (the reference for ``for_client``)."""
         base = _POLICY if email.isascii() else _UTF8_POLICY
         message = EmailMessage(policy=base.clone(cte_type="8bit" if eight_bit else "7bit"))
-        message["From"] = self.sender
         if email.isascii():
-            message.set_raw("To", _to_header_value(name, email))
-        else:
+            # The library's folding of RFC 2047 words can lose the space at a fold
+            # ("конца недели" read back as "концанедели"): these are folded as the fast path does.
+            message.set_raw("From", self.from_value)
+            message.set_raw("To", _address_value("To", name, email))
+            message.set_raw("Subject", _header("Subject", subject)[len("Subject: "):])
+        else:  # UTF-8 headers (RFC 6532): no encoded words to fold
+            message["From"] = self.sender
             local, _at, domain = email.rpartition("@")
             message["To"] = Address(display_name=name, username=local, domain=domain)
-        message["Subject"] = subject
+            message["Subject"] = subject
         message["Date"] = _now()
         message["Message-ID"] = make_msgid(domain=self.domain)
         message.set_raw("List-Unsubscribe", f"<{link}>")
