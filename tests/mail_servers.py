@@ -21,9 +21,9 @@ removed. Two servers, of one kind or not, in one test run or in two, share
 nothing but the programs.
 
 The part above the fixtures imports only the standard library, because
-tests/provision.py asks ``postfix_problem()``/``exim_problem()`` and calls
-``provide_postfix()``/``provide_exim()`` with the system Python, before the
-venv exists; the fixtures are defined only where pytest is importable.
+tests/provision.py (which makes sure the programs are here) reads its paths
+with the system Python, before the venv exists; the fixtures are defined only
+where pytest is importable.
 """
 from __future__ import annotations
 
@@ -627,111 +627,6 @@ def _signal_quietly(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-
-
-# --- provisioning (tests/provision.py, system Python, standard library only) ----
-
-def _user_id(name: str) -> int | None:
-    try:
-        return pwd.getpwnam(name).pw_uid
-    except KeyError:
-        return None
-
-
-def _root_problem(kind: str) -> str | None:
-    if os.geteuid() == 0:
-        return None
-    return f"the {kind} fixture runs {kind} as root; run the tests as root"
-
-
-def postfix_problem() -> str | None:
-    """None when this machine can run the private Postfix instances, else what it lacks."""
-    if not (POSTFIX_MASTER.exists() and POSTCONF.exists()):
-        return f"Postfix is not installed (Debian package {POSTFIX_PACKAGE})"
-    if _user_id("postfix") is None:
-        return "Postfix's user postfix is missing (reinstall the Debian package postfix)"
-    bare_newline = subprocess.run([str(POSTCONF), "-d", "-h", "smtpd_forbid_bare_newline"],
-                                  capture_output=True, text=True)
-    if not bare_newline.stdout.strip():
-        version = subprocess.run([str(POSTCONF), "-d", "-h", "mail_version"],
-                                 capture_output=True, text=True).stdout.strip()
-        return f"Postfix {version} lacks smtpd_forbid_bare_newline (3.7.10 and later have it)"
-    return _root_problem("Postfix")
-
-
-def provide_postfix() -> None:
-    """As root: Debian's postfix, without a system configuration, so its own instance stays off."""
-    subprocess.run(["debconf-set-selections"], input=POSTFIX_PRESEED + "\n", text=True, check=True)
-    _apt_get("update", "-qq")
-    _apt_get("install", "-y", "-qq", "--no-install-recommends", POSTFIX_PACKAGE)
-
-
-def exim_problem() -> str | None:
-    """None when the unpacked Exim runs here, else what is missing (its own last words if any)."""
-    if not EXIM_BINARY.exists():
-        return f"Exim is not unpacked in {EXIM_ROOT} (from Debian's {EXIM_PACKAGE})"
-    if _user_id(EXIM_USER) is None:
-        return f"Exim's user {EXIM_USER} is missing"
-    version = subprocess.run([str(EXIM_BINARY), "-C", os.devnull, "-bV"],
-                             capture_output=True, text=True)
-    if version.returncode or "Exim version" not in version.stdout:
-        last_words = (version.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"{EXIM_BINARY} does not run: {last_words}"
-    return _root_problem("Exim")
-
-
-def provide_exim() -> None:
-    """As root: Debian's Exim unpacked into EXIM_ROOT, its libraries installed, its user added.
-
-    Installing exim4-daemon-light would remove postfix (both provide
-    mail-transport-agent), so only its files are unpacked; the libraries it
-    links against conflict with nothing and are installed as usual.
-    """
-    if _user_id(EXIM_USER) is None:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
-                        "/var/spool/exim4", "--shell", "/usr/sbin/nologin", EXIM_USER], check=True)
-    _apt_get("update", "-qq")
-    with tempfile.TemporaryDirectory() as downloads:
-        _apt_get("download", EXIM_PACKAGE, cwd=downloads)
-        package = next(Path(downloads).glob(f"{EXIM_PACKAGE}_*.deb"))
-        missing = [name for name in _library_dependencies(package) if not _installed(name)]
-        if missing:
-            _apt_get("install", "-y", "-qq", "--no-install-recommends", *missing)
-        unpacked = Path(tempfile.mkdtemp(prefix="exim.", dir=_ensure_parent(EXIM_ROOT)))
-        subprocess.run(["dpkg-deb", "-x", str(package), str(unpacked)], check=True)
-    (unpacked / EXIM_BINARY.relative_to(EXIM_ROOT)).chmod(0o755)  # run as root: no setuid copy
-    unpacked.chmod(0o755)
-    shutil.rmtree(EXIM_ROOT, ignore_errors=True)
-    unpacked.rename(EXIM_ROOT)
-
-
-def _ensure_parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
-
-
-def _library_dependencies(package: Path) -> list[str]:
-    """The lib* packages a .deb depends on, e.g. libidn12 for Exim 4.96."""
-    depends = subprocess.run(["dpkg-deb", "-f", str(package), "Depends"],
-                             capture_output=True, text=True, check=True).stdout
-    names = (alternative.split("|")[0].split()[0] for alternative in depends.split(","))
-    return sorted({name for name in names if name.startswith("lib")})
-
-
-def _installed(package: str) -> bool:
-    """Whether dpkg has ``package`` (installing one it has would upgrade it, e.g. libc6)."""
-    status = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package],
-                            capture_output=True, text=True)
-    return status.stdout == "install ok installed"
-
-
-def _apt_get(*arguments: str, cwd: str | None = None) -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8",
-           "LC_ALL": "C.UTF-8"}
-    done = subprocess.run(["apt-get", *arguments], env=env, cwd=cwd, capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"apt-get {arguments[0]} failed: "
-                           + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
 
 
 # --- pytest fixtures ------------------------------------------------------------

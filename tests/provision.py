@@ -23,17 +23,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
+
+from tests import mail_servers as ms
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
@@ -221,6 +225,92 @@ def _venv_problem() -> str | None:
     return None
 
 
+# --- the strict mail servers (tests/mail_servers.py runs them) ------------------
+
+def _user_id(name: str) -> int | None:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def _root_problem(kind: str) -> str | None:
+    if os.geteuid() == 0:
+        return None
+    return f"the tests run a private {kind} as root; run them as root"
+
+
+def postfix_problem() -> str | None:
+    """None when this machine can run the private Postfix instances, else what it lacks."""
+    if not (ms.POSTFIX_MASTER.exists() and ms.POSTCONF.exists()):
+        return f"Postfix is not installed (Debian package {ms.POSTFIX_PACKAGE})"
+    if _user_id("postfix") is None:
+        return "Postfix's user postfix is missing (reinstall the Debian package postfix)"
+    bare_newline = subprocess.run([str(ms.POSTCONF), "-d", "-h", "smtpd_forbid_bare_newline"],
+                                  capture_output=True, text=True)
+    if not bare_newline.stdout.strip():
+        version = subprocess.run([str(ms.POSTCONF), "-d", "-h", "mail_version"],
+                                 capture_output=True, text=True).stdout.strip()
+        return f"Postfix {version} lacks smtpd_forbid_bare_newline (3.7.10 and later have it)"
+    return _root_problem("Postfix")
+
+
+def _provide_postfix() -> None:
+    """Debian's postfix without a system configuration, so its own instance never starts
+    (the debconf answer must be in before the install, hence an apt-get run of its own)."""
+    subprocess.run(["debconf-set-selections"], input=ms.POSTFIX_PRESEED + "\n", text=True, check=True)
+    if not _package_installed(ms.POSTFIX_PACKAGE):
+        _install([ms.POSTFIX_PACKAGE])
+
+
+def exim_problem() -> str | None:
+    """None when the unpacked Exim runs here, else what is missing (its own last words if any)."""
+    if not ms.EXIM_BINARY.exists():
+        return f"Exim is not unpacked in {ms.EXIM_ROOT} (from Debian's {ms.EXIM_PACKAGE})"
+    if _user_id(ms.EXIM_USER) is None:
+        return f"Exim's user {ms.EXIM_USER} is missing"
+    version = subprocess.run([str(ms.EXIM_BINARY), "-C", os.devnull, "-bV"], capture_output=True, text=True)
+    if version.returncode or "Exim version" not in version.stdout:
+        last_words = (version.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"{ms.EXIM_BINARY} does not run: {last_words}"
+    return _root_problem("Exim")
+
+
+def _provide_exim() -> None:
+    """Debian's Exim unpacked into EXIM_ROOT, its libraries installed, its user added.
+
+    Installing exim4-daemon-light would remove postfix (both provide
+    mail-transport-agent), so only its files are unpacked; the libraries it
+    links against conflict with nothing and are installed as usual.
+    """
+    if _user_id(ms.EXIM_USER) is None:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+                        "/var/spool/exim4", "--shell", "/usr/sbin/nologin", ms.EXIM_USER], check=True)
+    _say(f"unpacking {ms.EXIM_PACKAGE} into {ms.EXIM_ROOT}")
+    _update_package_lists()
+    with tempfile.TemporaryDirectory() as downloads:
+        _apt_get("download", ms.EXIM_PACKAGE, cwd=downloads)
+        package = next(Path(downloads).glob(f"{ms.EXIM_PACKAGE}_*.deb"))
+        missing = [name for name in _library_dependencies(package) if not _package_installed(name)]
+        if missing:
+            _install(missing)
+        ms.EXIM_ROOT.parent.mkdir(parents=True, exist_ok=True)
+        unpacked = Path(tempfile.mkdtemp(prefix="exim.", dir=ms.EXIM_ROOT.parent))
+        subprocess.run(["dpkg-deb", "-x", str(package), str(unpacked)], check=True)
+    (unpacked / ms.EXIM_BINARY.relative_to(ms.EXIM_ROOT)).chmod(0o755)  # run as root: no setuid copy
+    unpacked.chmod(0o755)
+    shutil.rmtree(ms.EXIM_ROOT, ignore_errors=True)
+    unpacked.rename(ms.EXIM_ROOT)
+
+
+def _library_dependencies(package: Path) -> list[str]:
+    """The lib* packages a .deb depends on, e.g. libidn12 for Exim 4.96."""
+    depends = subprocess.run(["dpkg-deb", "-f", str(package), "Depends"],
+                             capture_output=True, text=True, check=True).stdout
+    names = (alternative.split("|")[0].split()[0] for alternative in depends.split(","))
+    return sorted({name for name in names if name.startswith("lib")})
+
+
 @dataclass(frozen=True)
 class Need:
     """One thing the suite needs from the machine."""
@@ -251,6 +341,12 @@ NEEDS = (
     Need("cron", cron_problem, ("cron",),
          "install Debian's cron and start its daemon as root (apt-get install cron; cron)",
          fixture="cron_daemon", start=_start_cron),
+    Need("Postfix", postfix_problem, (),
+         "install Debian's postfix choosing 'No configuration' (the tests run their own instances), "
+         "and run the tests as root", fixture="postfix_server", start=_provide_postfix),
+    Need("Exim", exim_problem, (),
+         f"run make test as root once: it unpacks Debian's {ms.EXIM_PACKAGE} into {ms.EXIM_ROOT} "
+         "(installing it would remove postfix)", fixture="exim_server", start=_provide_exim),
     Need("Chromium", lambda: _program_problem(chromium_path()), ("chromium",),
          "install Debian's chromium, or set TEST_CHROMIUM to a Chromium binary", fixture="browser",
          variable="TEST_CHROMIUM"),
@@ -287,15 +383,23 @@ def _wait_for_port(host: str, port: int, seconds: float = 60) -> None:
     raise RuntimeError(f"nothing answers on {host}:{port} after {seconds:.0f} s")
 
 
-def _install(packages: list[str]) -> None:
+def _apt_get(*arguments: str, cwd: str | None = None) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(["apt-get", *arguments], env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"apt-get {arguments[0]} failed: "
+                           + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
+
+
+@cache
+def _update_package_lists() -> None:
+    _apt_get("update", "-qq")
+
+
+def _install(packages: list[str]) -> None:
     _say(f"installing {' '.join(packages)} (Debian packages)")
-    for command in (["apt-get", "update", "-qq"],
-                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(command[:2])} failed: "
-                               + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
+    _update_package_lists()
+    _apt_get("install", "-y", "-qq", "--no-install-recommends", *packages)
 
 
 def provide(missing: list[tuple[Need, str]]) -> None:
