@@ -126,6 +126,10 @@ def settings_from_env() -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Mailer <noreply@localhost>"),
+        "MAIL_RETURN_PATH": os.environ.get("MAIL_RETURN_PATH") or None,
+        "DKIM_DOMAIN": os.environ.get("DKIM_DOMAIN") or None,
+        "DKIM_SELECTOR": os.environ.get("DKIM_SELECTOR") or None,
+        "DKIM_PRIVATE_KEY_FILE": os.environ.get("DKIM_PRIVATE_KEY_FILE") or None,
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
         "MAIL_SUPPRESS_SEND": False,
         "MAIL_SINK_DIR": _path("MAIL_SINK_DIR", INSTANCE_PATH / "mail"),
@@ -193,3 +197,25 @@ def check(config: dict) -> None:
         raise ConfigError("MAILING_BATCH_SIZE must be at least 1")
     if config["MAILING_LEASE_SECONDS"] < 1:
         raise ConfigError("MAILING_LEASE_SECONDS must be at least 1")
+    _check_mail_identity(config)
+
+
+def _check_mail_identity(config: dict) -> None:
+    return_path = config.get("MAIL_RETURN_PATH")
+    if return_path and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", return_path):
+        raise ConfigError(f"MAIL_RETURN_PATH must be a bare address such as bounces@example.com, "
+                          f"got {return_path!r}")
+    dkim = {name: config.get(name) for name in ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE")}
+    if not any(dkim.values()):
+        return
+    missing = [name for name, value in dkim.items() if not value]
+    if missing:
+        raise ConfigError(f"DKIM signing needs DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE; "
+                          f"{', '.join(missing)} not set")
+    # Here, not at the top: the cron script reads settings and must not pay for dkimpy.
+    from mailer.delivery.dkim_signing import DkimKeyError, read_private_key
+
+    try:
+        read_private_key(dkim["DKIM_PRIVATE_KEY_FILE"])
+    except DkimKeyError as error:
+        raise ConfigError(f"DKIM_PRIVATE_KEY_FILE: {error}") from None

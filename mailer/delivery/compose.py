@@ -40,6 +40,7 @@ from flask_babel import gettext as _
 
 from mailer import message_template
 from mailer.auth import tokens
+from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
 from mailer.models import Mailing
 
@@ -100,6 +101,8 @@ class Letter:
     body: Callable[[Recipient], str]
     footer: str
     unsubscribe_link: Callable[[int], str]
+    signer: DkimSigner | None = None  # signs every letter (its From domain is the DKIM domain)
+    unsigned_because: str | None = None  # DKIM is configured, but not for this sender
 
     @cached_property
     def from_value(self) -> str:
@@ -126,10 +129,13 @@ class Letter:
                 f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
                 "MIME-Version: 1.0", "", ""])
             if all(len(line) <= LINE_LIMIT for line in head.split("\r\n")):
-                return head.encode("ascii") + raw_body
+                return self._signed(head.encode("ascii") + raw_body)
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
-        return self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes()
+        return self._signed(self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes())
+
+    def _signed(self, letter: bytes) -> bytes:
+        return self.signer.sign(letter) if self.signer else letter
 
     def as_email_message(self, email: str, name: str, subject: str, body: str, link: str,
                          eight_bit: bool = True) -> EmailMessage:
@@ -175,12 +181,21 @@ def prepare(mailing: Mailing) -> Letter:
     def unsubscribe_link(client_id: int) -> str:
         return link_pattern.replace(_TOKEN_SLOT, tokens.make_token(tokens.UNSUBSCRIBE, client_id))
 
+    sender_domain = parseaddr(sender)[1].rpartition("@")[2]
+    signer = DkimSigner.from_config(config)
+    unsigned_because = None
+    if signer and not signer.signs_for(sender_domain):
+        unsigned_because = (f"sent unsigned: the sender's domain {sender_domain or '(none)'} "
+                            f"is not the DKIM domain {signer.domain}")
+        signer = None
     return Letter(
         sender=sender,
-        envelope_from=parseaddr(sender)[1],
-        domain=parseaddr(sender)[1].rpartition("@")[2] or urlsplit(base_url).hostname or "localhost",
+        envelope_from=config.get("MAIL_RETURN_PATH") or parseaddr(sender)[1],
+        domain=sender_domain or urlsplit(base_url).hostname or "localhost",
         subject=message_template.compile(mailing.message.subject),
         body=message_template.compile(mailing.message.body),
         footer=footer,
         unsubscribe_link=unsubscribe_link,
+        signer=signer,
+        unsigned_because=unsigned_because,
     )

@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Callable, Iterator
@@ -309,7 +309,10 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
                          attempt_id)
     finally:
         session.close()
-    return _finish(mailing.id, attempt_id, stopped, progress)
+    result = _finish(mailing.id, attempt_id, stopped, progress)
+    if letter.unsigned_because:
+        result = replace(result, line=f"{result.line} ({letter.unsigned_because})")
+    return result
 
 
 def _commit_quietly(progress: _Progress) -> None:
