@@ -42,7 +42,7 @@ from mailer import message_template
 from mailer.auth import tokens
 from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
-from mailer.models import Mailing
+from mailer.models import Mailing, Message, User
 
 _TOKEN_SLOT = "TOKEN-SLOT"
 CRLF = b"\r\n"
@@ -109,9 +109,13 @@ class Letter:
         name, address = parseaddr(self.sender)
         return _address_value("From", name, address)
 
-    def for_client(self, client_id: int, email: str, full_name: str, eight_bit: bool = True) -> bytes:
-        """The letter for one client; ``eight_bit``: the server takes 8BITMIME."""
-        recipient = Recipient(email=email, full_name=full_name)
+    def for_client(self, client_id: int, email: str, full_name: str, eight_bit: bool = True,
+                   personalised_for: Recipient | None = None) -> bytes:
+        """The letter for one client; ``eight_bit``: the server takes 8BITMIME.
+
+        ``personalised_for``: the client whose details fill the placeholders when the
+        letter goes to someone else (a test letter to the owner)."""
+        recipient = personalised_for or Recipient(email=email, full_name=full_name)
         link = self.unsubscribe_link(client_id)
         name = _one_line(full_name)
         subject = _one_line(self.subject(recipient))
@@ -169,14 +173,19 @@ class Letter:
 
 def prepare(mailing: Mailing) -> Letter:
     """Compile the mailing's message; raises message_template.TemplateProblem."""
+    return prepare_message(mailing.message, mailing.owner)
+
+
+def prepare_message(message: Message, owner: User) -> Letter:
+    """Compile ``message`` as ``owner`` sends it; raises message_template.TemplateProblem."""
     config = current_app.config
     sender = config["MAIL_DEFAULT_SENDER"]
     base_url = config["BASE_URL"]
     with current_app.test_request_context(base_url=base_url):
         link_pattern = base_url + url_for("unsubscribe.confirm", token=_TOKEN_SLOT)
-    with force_locale(mailing.owner.language):
+    with force_locale(owner.language):
         footer = _("You receive this because you are on %(name)s's list. To unsubscribe:",
-                   name=mailing.owner.full_name or mailing.owner.email)
+                   name=owner.full_name or owner.email)
 
     def unsubscribe_link(client_id: int) -> str:
         return link_pattern.replace(_TOKEN_SLOT, tokens.make_token(tokens.UNSUBSCRIBE, client_id))
@@ -192,8 +201,8 @@ def prepare(mailing: Mailing) -> Letter:
         sender=sender,
         envelope_from=config.get("MAIL_RETURN_PATH") or parseaddr(sender)[1],
         domain=sender_domain or urlsplit(base_url).hostname or "localhost",
-        subject=message_template.compile(mailing.message.subject),
-        body=message_template.compile(mailing.message.body),
+        subject=message_template.compile(message.subject),
+        body=message_template.compile(message.body),
         footer=footer,
         unsubscribe_link=unsubscribe_link,
         signer=signer,

@@ -1,4 +1,4 @@
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -6,8 +6,9 @@ from mailer import message_template
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, message_services as services
 from mailer.mailings.errors import WorkspaceError
+from mailer.extensions import limiter
 from mailer.mailings.message_forms import MessageForm
-from mailer.models import Message
+from mailer.models import Mailing, Message
 from mailer.ownership import own_or_404
 
 
@@ -82,3 +83,39 @@ def delete_message(message_id: int):
         return redirect(url_for("mailings.preview_message", message_id=message.id))
     flash(_("Message deleted."), "success")
     return redirect(url_for("mailings.list_messages"))
+
+
+def _test_send_limit() -> str:
+    return current_app.config["RATELIMIT_TEST_SEND"]
+
+
+def _per_user() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+def _send_test(message: Message, mailing: Mailing | None = None) -> None:
+    try:
+        outcome = services.send_test(message, current_user, mailing)
+    except WorkspaceError as error:
+        flash(error.message, "danger")
+        return
+    if outcome.sent:
+        flash(_("A test letter is on its way to %(email)s.", email=current_user.email), "success")
+    else:
+        flash(_("The mail server did not take the test letter: %(reply)s", reply=outcome.reply), "danger")
+
+
+@bp.route("/messages/<int:message_id>/test", methods=["POST"])
+@limiter.limit(_test_send_limit, key_func=_per_user)
+def send_test_message(message_id: int):
+    message = own_or_404(Message, message_id, current_user)
+    _send_test(message)
+    return redirect(url_for("mailings.preview_message", message_id=message.id))
+
+
+@bp.route("/mailings/<int:mailing_id>/test", methods=["POST"])
+@limiter.limit(_test_send_limit, key_func=_per_user)
+def send_test_mailing(mailing_id: int):
+    mailing = own_or_404(Mailing, mailing_id, current_user)
+    _send_test(mailing.message, mailing)
+    return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from mailer import message_template
+from mailer.delivery.test_letter import SentToOwner, send_test_letter
 from mailer.extensions import db
 from mailer.mailings.errors import WorkspaceError
-from mailer.models import Client, Mailing, Message, User
+from mailer.models import Client, Mailing, Message, User, mailing_clients
 
 
 @dataclass
@@ -87,19 +88,32 @@ def preview(message: Message, owner: User) -> Preview:
     database) may no longer pass the template check: it is shown as written,
     with the reason, instead of failing the page.
     """
-    client = db.session.scalar(
-        sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
-    )
-    recipient = (
-        message_template.Recipient(email=client.email, full_name=client.full_name)
-        if client is not None
-        else message_template.SAMPLE_RECIPIENT
-    )
+    recipient = _recipient(db.session.scalar(
+        sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)))
     try:
         return Preview(message_template.render(message.subject, recipient),
                        message_template.render(message.body, recipient), recipient)
     except message_template.TemplateProblem as problem:
         return Preview(message.subject, message.body, recipient, str(_problem_text(problem)))
+
+
+def _recipient(client: Client | None) -> message_template.Recipient:
+    if client is None:
+        return message_template.SAMPLE_RECIPIENT
+    return message_template.Recipient(email=client.email, full_name=client.full_name)
+
+
+def send_test(message: Message, owner: User, mailing: Mailing | None = None) -> SentToOwner:
+    """One letter of ``message`` to the owner's own (verified) address, personalised for the
+    mailing's first client, else the owner's first, else the sample client."""
+    query = sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
+    if mailing is not None:
+        query = query.join(mailing_clients, mailing_clients.c.client_id == Client.id).where(
+            mailing_clients.c.mailing_id == mailing.id)
+    try:
+        return send_test_letter(message, owner, _recipient(db.session.scalar(query)))
+    except message_template.TemplateProblem as problem:
+        raise WorkspaceError(_problem_text(problem)) from None
 
 
 def messages_page(owner: User, page: int):
