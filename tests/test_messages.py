@@ -63,12 +63,25 @@ def test_edit_message(client, db, owner):
     ({"subject": "x" * 256}, "Field cannot be longer than 255 characters."),
     ({"subject": "Hi\x00"}, "The text contains a NUL character"),  # these answered 500 (PostgreSQL)
     ({"body": "Hello\x00 {{ client.email }}"}, "The text contains a NUL character"),
+    ({"body": "я" * 500_001}, "The message is too long: 1,001 kB, at most 1,000 kB."),
 ])
 def test_bad_message_is_explained_at_save_time_and_nothing_is_written(client, db, owner, fields, words):
     page = save(client, **fields).get_data(as_text=True)
 
     assert words in page
     assert db.session.scalar(sa.select(sa.func.count(Message.id))) == 0
+
+
+def test_a_newsletter_of_real_size_is_saved_whole(client, db, owner):
+    from tests.letter_corpus import CORPUS
+
+    newsletter = next(letter for letter in CORPUS if letter.key == "newsletter-50kb")
+    body = newsletter.body * 18  # 900 kB of Cyrillic Markdown, under the 1 MB limit
+
+    page = save(client, body=body).get_data(as_text=True)
+
+    assert "Message saved." in page
+    assert db.session.scalar(sa.select(Message.body)) == body.replace("\r\n", "\n")
 
 
 def test_bad_edit_changes_nothing(client, db, owner):

@@ -1,12 +1,21 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from mailer.form_errors import no_nul_character
 
 SUBJECT_MAX = 255
-BODY_MAX = 50_000
+BODY_MAX_BYTES = 1_000_000  # a newsletter of any real size; a letter past 1 MB is a mistake
+
+
+def _body_size(form, field) -> None:
+    size = len(field.data.encode("utf-8", "surrogatepass")) if isinstance(field.data, str) else 0
+    if size > BODY_MAX_BYTES:
+        raise ValidationError(_("The message is too long: %(size)s kB, at most %(max)s kB.",
+                                size=format_decimal(-(-size // 1000)), max=format_decimal(BODY_MAX_BYTES // 1000)))
 
 
 def _strip(value):
@@ -22,8 +31,7 @@ class MessageForm(FlaskForm):
     )
     body = TextAreaField(
         _l("Body"),
-        validators=[DataRequired(message=_l("Write the message.")), Length(max=BODY_MAX),
-                    no_nul_character],
+        validators=[DataRequired(message=_l("Write the message.")), _body_size, no_nul_character],
         render_kw={"rows": 12},
     )
     submit = SubmitField(_l("Save"))
