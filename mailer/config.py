@@ -128,6 +128,7 @@ def settings_from_env() -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Mailer <noreply@localhost>"),
         "MAIL_RETURN_PATH": os.environ.get("MAIL_RETURN_PATH") or None,
+        "MAIL_SENDER_DOMAINS": os.environ.get("MAIL_SENDER_DOMAINS") or "",
         "DKIM_DOMAIN": os.environ.get("DKIM_DOMAIN") or None,
         "DKIM_SELECTOR": os.environ.get("DKIM_SELECTOR") or None,
         "DKIM_PRIVATE_KEY_FILE": os.environ.get("DKIM_PRIVATE_KEY_FILE") or None,

@@ -99,6 +99,12 @@ class User(UserMixin, db.Model):
     is_superuser: so.Mapped[bool] = so.mapped_column(default=False)
     active: so.Mapped[bool] = so.mapped_column(default=True)
     email_verified_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # Their own From for mailings (mailer/senders.py): the address is used only once
+    # a link sent to it was opened, so nobody sends as someone else.
+    sender_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
+    sender_email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
+    sender_confirmed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    reply_to: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
     # Rotated on password change and reset: every other session and
     # "remember me" cookie of the user stops working.
     session_token: so.Mapped[str] = so.mapped_column(

@@ -100,8 +100,8 @@ def test_a_sender_of_another_domain_is_sent_unsigned_and_the_run_says_so(make_ap
 
 
 def test_bounces_come_back_to_the_return_path(make_app, db, make_user, smtp_sink):
-    owner = make_user(email="owner@example.com")
-    app = make_app(MAIL_PORT=smtp_sink.port, MAIL_DEFAULT_SENDER="Shop <news@shop.example>",
+    owner = make_user(email="owner@example.com", full_name="Shop")
+    app = make_app(MAIL_PORT=smtp_sink.port, MAIL_DEFAULT_SENDER="Mailer <news@shop.example>",
                    MAIL_RETURN_PATH="bounces+mailer@shop.example")
 
     send(app, db, owner, clients=1)

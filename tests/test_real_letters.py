@@ -11,7 +11,7 @@ from tests.letter_corpus import CORPUS, NAME, CorpusLetter
 from tests.smtp_servers import SevenBitSmtpServer
 from tests.wire import wire_problems
 
-SENDER = "Пекарня «Колобок» <news@bakery.example>"
+SENDER = "Пекарня «Колобок» <news@bakery.example>"  # the default address, under the owner's name
 
 
 @pytest.fixture(params=["aiosmtpd", "postfix", "exim", "seven-bit"])
@@ -53,7 +53,7 @@ def _text(template: str, name: str) -> str:
 @pytest.mark.parametrize("letter", CORPUS, ids=[letter.key for letter in CORPUS])
 def test_every_letter_arrives_as_written(make_app, db, make_user, server, letter):
     receiver, eight_bit = server
-    owner = make_user(email="owner@bakery.example", language="ru")
+    owner = make_user(email="owner@bakery.example", language="ru", full_name="Пекарня «Колобок»")
 
     result = _send(make_app, db, owner, letter, receiver.port)
 

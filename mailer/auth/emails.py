@@ -1,4 +1,4 @@
-"""Account e-mails (verification, password reset), in the recipient's language."""
+"""Account e-mails (verification, password reset, sender confirmation), in the user's language."""
 from __future__ import annotations
 
 import smtplib
@@ -25,7 +25,12 @@ def send_reset_mail(user: User, link: str) -> bool:
     return _send(user, _l("Reset your password"), "auth/email/reset.txt", link)
 
 
-def _send(user: User, subject, template: str, link: str) -> bool:
+def send_sender_confirmation_mail(user: User, link: str) -> bool:
+    return _send(user, _l("Confirm your sender address"), "auth/email/confirm_sender.txt", link,
+                 to=user.sender_email)
+
+
+def _send(user: User, subject, template: str, link: str, to: str | None = None) -> bool:
     """Send one account e-mail in the user's language; False if the mail server failed.
 
     The caller tells the user. An e-mail that could not go out never loses the
@@ -34,7 +39,7 @@ def _send(user: User, subject, template: str, link: str) -> bool:
     with force_locale(user.language):
         message = MailMessage(
             subject=str(subject),
-            recipients=[user.email],
+            recipients=[to or user.email],
             body=render_template(template, user=user, link=link),
         )
     try:

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from mailer.form_errors import no_nul_character
 
@@ -119,6 +119,26 @@ class ProfileForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = _timezone_choices()
+
+
+class SenderForm(FlaskForm):
+    """The From name and address of the user's mailings, and a Reply-To (all optional)."""
+
+    sender_name = StringField(_l("Sender name"), filters=[_strip],
+                              validators=[Optional(), Length(max=200), no_nul_character])
+    sender_email = StringField(
+        _l("Sender address"), filters=[_strip],
+        validators=[Optional(), Length(max=254, message=_l("The e-mail is too long.")),
+                    Email(message=_l("Enter a valid e-mail address."), check_deliverability=False), _mailable],
+        render_kw={"autocomplete": "email", "type": "email"},
+    )
+    reply_to = StringField(
+        _l("Reply-To address"), filters=[_strip],
+        validators=[Optional(), Length(max=254, message=_l("The e-mail is too long.")),
+                    Email(message=_l("Enter a valid e-mail address."), check_deliverability=False), _mailable],
+        render_kw={"autocomplete": "email", "type": "email"},
+    )
+    submit = SubmitField(_l("Save sender"))
 
 
 class ChangePasswordForm(FlaskForm):

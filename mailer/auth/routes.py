@@ -3,6 +3,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from mailer import senders
 from mailer.auth import bp, services, tokens
 from mailer.auth.forms import (
     ChangePasswordForm,
@@ -11,6 +12,7 @@ from mailer.auth.forms import (
     ProfileForm,
     RegisterForm,
     ResetPasswordForm,
+    SenderForm,
 )
 from mailer.extensions import limiter
 from mailer.form_errors import attach_error
@@ -182,7 +184,51 @@ def profile():
             session["language"] = current_user.language
             flash(_("Profile saved."), "success")
             return redirect(url_for("auth.profile"))
-    return render_template("auth/profile.html", form=form, password_form=ChangePasswordForm())
+    return _profile_page(form=form)
+
+
+def _profile_page(**forms):
+    forms.setdefault("form", ProfileForm(obj=current_user))
+    forms.setdefault("password_form", ChangePasswordForm())
+    forms.setdefault("sender_form", SenderForm(obj=current_user))
+    return render_template("auth/profile.html", sender_state=senders.sender_state(current_user, current_app.config),
+                           sender_domains=senders.allowed_domains(current_app.config), **forms)
+
+
+@bp.route("/profile/sender", methods=["POST"])
+@login_required
+@limiter.limit(_account_mail_limit)
+def update_sender():
+    sender_form = SenderForm()
+    if sender_form.validate_on_submit():
+        try:
+            sent = services.update_sender(current_user, services.SenderChange(
+                name=sender_form.sender_name.data or "", email=sender_form.sender_email.data or "",
+                reply_to=sender_form.reply_to.data or ""))
+        except services.AccountError as error:
+            _form_error(sender_form, error)
+        else:
+            if sent:
+                flash(_("We sent a confirmation link to %(email)s. Your mailings come from it once "
+                        "the link is opened.", email=current_user.sender_email), "success")
+            else:
+                flash(_("Sender saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return _profile_page(sender_form=sender_form), 400
+
+
+@bp.route("/sender/confirm/<token>")
+def confirm_sender(token: str):
+    try:
+        user = services.confirm_sender(token)
+    except tokens.TokenExpired:
+        flash(_("This confirmation link has expired. Save the sender address again for a new one."), "danger")
+        return redirect(url_for("auth.profile"))
+    except tokens.TokenInvalid:
+        flash(_("This confirmation link is not valid."), "danger")
+        return redirect(url_for("auth.profile"))
+    flash(_("Confirmed: mailings can now come from %(email)s.", email=user.sender_email), "success")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.route("/profile/password", methods=["POST"])
@@ -202,5 +248,4 @@ def change_password():
             login_user(current_user._get_current_object())
             flash(_("Password changed. Other devices were signed out."), "success")
             return redirect(url_for("auth.profile"))
-    form = ProfileForm(obj=current_user)
-    return render_template("auth/profile.html", form=form, password_form=password_form), 400
+    return _profile_page(password_form=password_form), 400

@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from mailer import senders
 from mailer.auth import emails, tokens
 from mailer.config import LANGUAGES
 from mailer.extensions import db
@@ -192,6 +193,56 @@ def update_profile(user: User, change: ProfileChange) -> None:
     user.timezone = change.timezone
     user.language = change.language
     db.session.commit()
+
+
+@dataclass
+class SenderChange:
+    name: str
+    email: str
+    reply_to: str
+
+
+def update_sender(user: User, change: SenderChange) -> bool:
+    """Save the user's sender; a new address waits for the link sent to it (True: it was sent).
+
+    An address on a domain the deployment does not allow is refused here, before any mail.
+    """
+    email = normalize_email(change.email) if change.email else None
+    if email and not senders.domain_allowed(email, current_app.config):
+        raise AccountError(_l("Mailings may come only from %(domains)s.",
+                              domains=", ".join(senders.allowed_domains(current_app.config))),
+                           field="sender_email")
+    new_address = email != user.sender_email
+    user.sender_name = change.name.strip() or None
+    user.reply_to = normalize_email(change.reply_to) if change.reply_to else None
+    if new_address:
+        user.sender_email = email
+        user.sender_confirmed_at = None
+    db.session.commit()
+    if new_address and email:
+        return send_sender_confirmation(user)
+    return False
+
+
+def send_sender_confirmation(user: User) -> bool:
+    link = emails.external_url(
+        "auth.confirm_sender",
+        token=tokens.make_token(tokens.CONFIRM_SENDER, {"uid": user.id, "email": user.sender_email}),
+    )
+    return emails.send_sender_confirmation_mail(user, link)
+
+
+def confirm_sender(token: str) -> User:
+    """Put the sender address in use; raises TokenExpired or TokenInvalid (also when the user
+    has since set another address)."""
+    payload = tokens.read_token(tokens.CONFIRM_SENDER, token)
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
+    if user is None or not user.sender_email or user.sender_email != payload.get("email"):
+        raise tokens.TokenInvalid()
+    if user.sender_confirmed_at is None:
+        user.sender_confirmed_at = utcnow()
+        db.session.commit()
+    return user
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:

@@ -10,8 +10,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 VERIFY_EMAIL = "verify-email"
 RESET_PASSWORD = "reset-password"
 UNSUBSCRIBE = "unsubscribe"
+CONFIRM_SENDER = "confirm-sender"
 MAX_AGE = {
     VERIFY_EMAIL: timedelta(hours=48),
+    CONFIRM_SENDER: timedelta(hours=48),
     RESET_PASSWORD: timedelta(hours=1),
     # Unsubscribe links sit in old e-mails; a year keeps them useful and still lets them lapse.
     UNSUBSCRIBE: timedelta(days=365),

@@ -38,7 +38,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from mailer import message_template
+from mailer import message_template, senders
 from mailer.auth import tokens
 from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
@@ -102,6 +102,7 @@ class Letter:
     footer: str
     unsubscribe_link: Callable[[int], str]
     signer: DkimSigner | None = None  # signs every letter (its From domain is the DKIM domain)
+    reply_to: str | None = None
     unsigned_because: str | None = None  # DKIM is configured, but not for this sender
 
     @cached_property
@@ -125,7 +126,7 @@ class Letter:
         if as_it_is and email.isascii() and "=?" not in name + subject + self.sender \
                 and _lines_fit(raw_body):
             head = "\r\n".join([
-                f"From: {self.from_value}", f"To: {_address_value('To', name, email)}",
+                f"From: {self.from_value}", *self._reply_to_lines(), f"To: {_address_value('To', name, email)}",
                 _header("Subject", subject),
                 f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -137,6 +138,9 @@ class Letter:
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
         return self._signed(self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes())
+
+    def _reply_to_lines(self) -> list[str]:
+        return [f"Reply-To: {_address_value('Reply-To', '', self.reply_to)}"] if self.reply_to else []
 
     def _signed(self, letter: bytes) -> bytes:
         return self.signer.sign(letter) if self.signer else letter
@@ -150,10 +154,14 @@ class Letter:
             # The library's folding of RFC 2047 words can lose the space at a fold
             # ("конца недели" read back as "концанедели"): these are folded as the fast path does.
             message.set_raw("From", self.from_value)
+            if self.reply_to:
+                message["Reply-To"] = self.reply_to
             message.set_raw("To", _address_value("To", name, email))
             message.set_raw("Subject", _header("Subject", subject)[len("Subject: "):])
         else:  # UTF-8 headers (RFC 6532): no encoded words to fold
             message["From"] = self.sender
+            if self.reply_to:
+                message["Reply-To"] = self.reply_to
             local, _at, domain = email.rpartition("@")
             message["To"] = Address(display_name=name, username=local, domain=domain)
             message["Subject"] = subject
@@ -179,7 +187,7 @@ def prepare(mailing: Mailing) -> Letter:
 def prepare_message(message: Message, owner: User) -> Letter:
     """Compile ``message`` as ``owner`` sends it; raises message_template.TemplateProblem."""
     config = current_app.config
-    sender = config["MAIL_DEFAULT_SENDER"]
+    sender = senders.from_header(owner, config)
     base_url = config["BASE_URL"]
     with current_app.test_request_context(base_url=base_url):
         link_pattern = base_url + url_for("unsubscribe.confirm", token=_TOKEN_SLOT)
@@ -207,4 +215,5 @@ def prepare_message(message: Message, owner: User) -> Letter:
         unsubscribe_link=unsubscribe_link,
         signer=signer,
         unsigned_because=unsigned_because,
+        reply_to=senders.reply_to(owner),
     )
