@@ -67,8 +67,23 @@ EXIM_BINARY = EXIM_ROOT / "usr/sbin/exim4"
 EXIM_USER = "Debian-exim"  # compiled into Debian's exim4; it looks the user up on every start
 
 
+class ReadsAsLetter:
+    """What a test reads of a received letter (``message``: the parsed letter)."""
+
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def body(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""
+
+
 @dataclass
-class ReceivedMessage:
+class ReceivedMessage(ReadsAsLetter):
     """One message as the server stored it.
 
     ``raw`` is the stored text, with LF line endings as both servers keep it:
@@ -85,14 +100,6 @@ class ReceivedMessage:
     def message(self) -> EmailMessage:
         return message_from_bytes(self.raw, policy=email.policy.default)
 
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def body(self) -> str:
-        part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part is not None else ""
 
 
 def free_port() -> int:

@@ -21,6 +21,8 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as AioSMTP
 
+from tests.mail_servers import ReadsAsLetter
+
 HOST = "127.0.0.1"
 
 
@@ -44,21 +46,13 @@ def closed_port() -> int:
 
 
 @dataclass
-class CaughtMessage:
+class CaughtMessage(ReadsAsLetter):
     envelope_from: str
     envelope_to: list[str]
     message: EmailMessage
     raw: bytes = b""  # as it came over the wire
     mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters, e.g. BODY=8BITMIME
 
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def body(self) -> str:
-        part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part is not None else ""
 
     def links(self) -> list[str]:
         return re.findall(r"https?://\S+", self.body)

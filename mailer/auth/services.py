@@ -103,11 +103,23 @@ def _email_taken() -> AccountError:
     return AccountError(_l("An account with this e-mail already exists."), field="email")
 
 
+def _address_link(endpoint: str, purpose: str, user: User, email: str) -> str:
+    """A link proving that whoever opens it reads ``email`` (the user's, for ``purpose``)."""
+    return emails.external_url(endpoint, token=tokens.make_token(purpose, {"uid": user.id, "email": email}))
+
+
+def _user_of_address_link(purpose: str, token: str, current_address) -> User:
+    """The user an address link was made for, while the address is still theirs;
+    raises TokenExpired or TokenInvalid."""
+    payload = tokens.read_token(purpose, token)
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
+    if user is None or not current_address(user) or current_address(user) != payload.get("email"):
+        raise tokens.TokenInvalid()
+    return user
+
+
 def send_verification(user: User) -> bool:
-    link = emails.external_url(
-        "auth.verify_email",
-        token=tokens.make_token(tokens.VERIFY_EMAIL, {"uid": user.id, "email": user.email}),
-    )
+    link = _address_link("auth.verify_email", tokens.VERIFY_EMAIL, user, user.email)
     return emails.send_verification_mail(user, link)
 
 
@@ -120,10 +132,7 @@ def resend_verification(email: str) -> None:
 
 def verify_email(token: str) -> User:
     """Mark the account's e-mail verified; raises TokenExpired or TokenInvalid."""
-    payload = tokens.read_token(tokens.VERIFY_EMAIL, token)
-    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
-    if user is None or user.email != payload.get("email"):
-        raise tokens.TokenInvalid()
+    user = _user_of_address_link(tokens.VERIFY_EMAIL, token, lambda u: u.email)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         db.session.commit()
@@ -225,20 +234,14 @@ def update_sender(user: User, change: SenderChange) -> bool:
 
 
 def send_sender_confirmation(user: User) -> bool:
-    link = emails.external_url(
-        "auth.confirm_sender",
-        token=tokens.make_token(tokens.CONFIRM_SENDER, {"uid": user.id, "email": user.sender_email}),
-    )
+    link = _address_link("auth.confirm_sender", tokens.CONFIRM_SENDER, user, user.sender_email)
     return emails.send_sender_confirmation_mail(user, link)
 
 
 def confirm_sender(token: str) -> User:
     """Put the sender address in use; raises TokenExpired or TokenInvalid (also when the user
     has since set another address)."""
-    payload = tokens.read_token(tokens.CONFIRM_SENDER, token)
-    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
-    if user is None or not user.sender_email or user.sender_email != payload.get("email"):
-        raise tokens.TokenInvalid()
+    user = _user_of_address_link(tokens.CONFIRM_SENDER, token, lambda u: u.sender_email)
     if user.sender_confirmed_at is None:
         user.sender_confirmed_at = utcnow()
         db.session.commit()
