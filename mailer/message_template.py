@@ -53,8 +53,22 @@ class TemplateProblem(ValueError):
         self.detail = detail
 
 
-_environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                    keep_trailing_newline=True)
+class _MessageEnvironment(SandboxedEnvironment):
+    """The sandbox, with a short way to the two client fields.
+
+    A newsletter names its client a hundred times, and the sandbox's checks
+    cost 4 µs a name: a fifth of a run's time for a 20 kB letter. A client's
+    fields are plain strings on our own frozen class, safe to hand out as they are.
+    """
+
+    def getattr(self, obj, attribute):
+        if type(obj) is Recipient and attribute in CLIENT_FIELDS:
+            return obj.email if attribute == "email" else obj.full_name
+        return super().getattr(obj, attribute)
+
+
+_environment = _MessageEnvironment(undefined=StrictUndefined, autoescape=False,
+                                   keep_trailing_newline=True)
 _environment.globals.clear()
 
 

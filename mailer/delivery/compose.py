@@ -89,7 +89,7 @@ def _now() -> str:
 
 
 def _lines_fit(raw_body: bytes) -> bool:
-    return max(len(line) for line in raw_body.split(CRLF)) <= LINE_LIMIT
+    return len(raw_body) <= LINE_LIMIT or max(map(len, raw_body.split(CRLF))) <= LINE_LIMIT
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,7 @@ class _Progress:
             raise _LostClaim()
         try:
             if self.pending:
-                db.session.execute(sa.insert(Delivery), self.pending)
+                db.session.execute(sa.insert(Delivery.__table__), self.pending)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
