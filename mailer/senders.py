@@ -47,6 +47,3 @@ def from_header(user: User, config) -> str:
     default_name, default_address = parseaddr(config["MAIL_DEFAULT_SENDER"])
     return str(Address(display_name=name or default_name, addr_spec=default_address))
 
-
-def reply_to(user: User) -> str | None:
-    return user.reply_to or None

@@ -134,6 +134,15 @@ def test_a_confirmed_address_on_a_domain_no_longer_allowed_is_not_used_and_the_p
     assert mailing_from(strict, db, owner, smtp_sink)[0] == "Olga Owner <noreply@localhost>"
 
 
+def test_an_international_domain_goes_into_the_letter_in_ascii(app, client, auth, db, make_user, smtp_sink):
+    owner = make_user(email="owner@example.com", full_name="Olga Owner", language="en")
+    auth.login("owner@example.com")
+
+    save_sender(client, reply_to="Info@Пример.рф")
+
+    assert mailing_from(app, db, owner, smtp_sink)[1] == "info@xn--e1afmkfd.xn--p1ai"
+
+
 def test_a_bad_address_is_refused_beside_its_field_and_nothing_changes(client, auth, db, make_user, smtp_sink):
     make_user(email="owner@example.com", language="ru")
     auth.login("owner@example.com")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from email_validator import validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -211,19 +212,26 @@ class SenderChange:
     reply_to: str
 
 
+def _header_address(address: str) -> str | None:
+    """The address as it goes into a letter's header: lower case, its domain in ASCII (IDNA)."""
+    if not address:
+        return None
+    return normalize_email(validate_email(address, check_deliverability=False).ascii_email)
+
+
 def update_sender(user: User, change: SenderChange) -> bool:
     """Save the user's sender; a new address waits for the link sent to it (True: it was sent).
 
     An address on a domain the deployment does not allow is refused here, before any mail.
     """
-    email = normalize_email(change.email) if change.email else None
+    email = _header_address(change.email)
     if email and not senders.domain_allowed(email, current_app.config):
         raise AccountError(_l("Mailings may come only from %(domains)s.",
                               domains=", ".join(senders.allowed_domains(current_app.config))),
                            field="sender_email")
     new_address = email != user.sender_email
     user.sender_name = change.name.strip() or None
-    user.reply_to = normalize_email(change.reply_to) if change.reply_to else None
+    user.reply_to = _header_address(change.reply_to)
     if new_address:
         user.sender_email = email
         user.sender_confirmed_at = None

@@ -61,11 +61,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _header(name: str, value: str, charset: str | None = None) -> str:
+def _header(name: str, value: str) -> str:
     """``Name: value`` folded at 76 columns; non-ASCII text as RFC 2047 words."""
     if value.isascii() and len(name) + 2 + len(value) <= WIDTH:
         return f"{name}: {value}"
-    charset = charset or ("us-ascii" if value.isascii() else "utf-8")
+    charset = "us-ascii" if value.isascii() else "utf-8"
     folded = Header(value, charset, maxlinelen=WIDTH, header_name=name).encode(linesep="\r\n")
     return f"{name}: {folded}"
 
@@ -126,7 +126,8 @@ class Letter:
         if as_it_is and email.isascii() and "=?" not in name + subject + self.sender \
                 and _lines_fit(raw_body):
             head = "\r\n".join([
-                f"From: {self.from_value}", *self._reply_to_lines(), f"To: {_address_value('To', name, email)}",
+                f"From: {self.from_value}", *([f"Reply-To: {self.reply_to}"] if self.reply_to else []),
+                f"To: {_address_value('To', name, email)}",
                 _header("Subject", subject),
                 f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
@@ -138,9 +139,6 @@ class Letter:
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
         return self._signed(self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes())
-
-    def _reply_to_lines(self) -> list[str]:
-        return [f"Reply-To: {_address_value('Reply-To', '', self.reply_to)}"] if self.reply_to else []
 
     def _signed(self, letter: bytes) -> bytes:
         return self.signer.sign(letter) if self.signer else letter
@@ -154,22 +152,20 @@ class Letter:
             # The library's folding of RFC 2047 words can lose the space at a fold
             # ("конца недели" read back as "концанедели"): these are folded as the fast path does.
             message.set_raw("From", self.from_value)
-            if self.reply_to:
-                message["Reply-To"] = self.reply_to
             message.set_raw("To", _address_value("To", name, email))
             message.set_raw("Subject", _header("Subject", subject)[len("Subject: "):])
         else:  # UTF-8 headers (RFC 6532): no encoded words to fold
             message["From"] = self.sender
-            if self.reply_to:
-                message["Reply-To"] = self.reply_to
             local, _at, domain = email.rpartition("@")
             message["To"] = Address(display_name=name, username=local, domain=domain)
             message["Subject"] = subject
+        if self.reply_to:
+            message["Reply-To"] = self.reply_to
         message["Date"] = _now()
         message["Message-ID"] = make_msgid(domain=self.domain)
         message.set_raw("List-Unsubscribe", f"<{link}>")
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-        lines_fit = max(len(line) for line in body.encode("utf-8").splitlines()) <= LINE_LIMIT
+        lines_fit = _lines_fit(CRLF.join(body.encode("utf-8").splitlines()))
         if lines_fit and body.isascii():
             message.set_content(body, cte="7bit")
         elif lines_fit and eight_bit:
@@ -198,7 +194,8 @@ def prepare_message(message: Message, owner: User) -> Letter:
     def unsubscribe_link(client_id: int) -> str:
         return link_pattern.replace(_TOKEN_SLOT, tokens.make_token(tokens.UNSUBSCRIBE, client_id))
 
-    sender_domain = parseaddr(sender)[1].rpartition("@")[2]
+    sender_address = parseaddr(sender)[1]
+    sender_domain = sender_address.rpartition("@")[2]
     signer = DkimSigner.from_config(config)
     unsigned_because = None
     if signer and not signer.signs_for(sender_domain):
@@ -207,7 +204,7 @@ def prepare_message(message: Message, owner: User) -> Letter:
         signer = None
     return Letter(
         sender=sender,
-        envelope_from=config.get("MAIL_RETURN_PATH") or parseaddr(sender)[1],
+        envelope_from=config.get("MAIL_RETURN_PATH") or sender_address,
         domain=sender_domain or urlsplit(base_url).hostname or "localhost",
         subject=message_template.compile(message.subject),
         body=message_template.compile(message.body),
@@ -215,5 +212,5 @@ def prepare_message(message: Message, owner: User) -> Letter:
         unsubscribe_link=unsubscribe_link,
         signer=signer,
         unsigned_because=unsigned_because,
-        reply_to=senders.reply_to(owner),
+        reply_to=owner.reply_to,
     )

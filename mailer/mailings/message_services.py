@@ -88,13 +88,16 @@ def preview(message: Message, owner: User) -> Preview:
     database) may no longer pass the template check: it is shown as written,
     with the reason, instead of failing the page.
     """
-    recipient = _recipient(db.session.scalar(
-        sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)))
+    recipient = _recipient(db.session.scalar(_first_client(owner)))
     try:
         return Preview(message_template.render(message.subject, recipient),
                        message_template.render(message.body, recipient), recipient)
     except message_template.TemplateProblem as problem:
         return Preview(message.subject, message.body, recipient, str(_problem_text(problem)))
+
+
+def _first_client(owner: User):
+    return sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
 
 
 def _recipient(client: Client | None) -> message_template.Recipient:
@@ -106,7 +109,7 @@ def _recipient(client: Client | None) -> message_template.Recipient:
 def send_test(message: Message, owner: User, mailing: Mailing | None = None) -> SentToOwner:
     """One letter of ``message`` to the owner's own (verified) address, personalised for the
     mailing's first client, else the owner's first, else the sample client."""
-    query = sa.select(Client).where(Client.owner_id == owner.id).order_by(Client.id).limit(1)
+    query = _first_client(owner)
     if mailing is not None:
         query = query.join(mailing_clients, mailing_clients.c.client_id == Client.id).where(
             mailing_clients.c.mailing_id == mailing.id)
