@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
@@ -96,3 +97,31 @@ def test_flask_mail_sink_command_stores_what_it_receives(tmp_path):
     finally:
         sink.send_signal(signal.SIGTERM)
         assert sink.wait(timeout=10) == 0, "the sink stops cleanly on SIGTERM"
+
+
+def test_the_demo_newsletter_sent_now_reads_rendered_at_dev_mail(make_app, maildir_sink, db):
+    """What `make run` shows: the seeded Markdown newsletter, sent, as HTML beside its text."""
+    from mailer.delivery.engine import run_mailing
+    from mailer.models import Mailing
+
+    controller, directory = maildir_sink
+    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory))
+    assert app.test_cli_runner().invoke(args=["seed"]).exit_code == 0
+    with app.app_context():
+        (mailing_id,) = db.session.scalars(sa.select(Mailing.id)).all()
+        result = run_mailing(mailing_id, ignore_schedule=True)
+    assert result.exit_code == 0, result.line
+    client = app.test_client()
+
+    inbox = client.get("/dev/mail/").get_data(as_text=True)
+    key = re.findall(r'href="/dev/mail/([^"]+)"', inbox)[0]
+    page = client.get(f"/dev/mail/{key}").get_data(as_text=True)
+    letter = client.get(f"/dev/mail/{key}/html")
+
+    assert f'<iframe class="letter-frame" sandbox src="/dev/mail/{key}/html"' in page
+    assert "## Новинки недели" in page, "the text version beside it, as written"
+    html = letter.get_data(as_text=True)
+    assert '<h1 style="' in html and "Новости пекарни «Колобок»" in html
+    assert re.search(r"<td [^>]*>Пирог\s+с\s+ревенём</td>", html)
+    assert "sandbox" in letter.headers["Content-Security-Policy"]
+    assert client.get(f"/dev/mail/{key}x/html").status_code == 404

@@ -64,6 +64,10 @@ def test_edit_message(client, db, owner):
     ({"subject": "Hi\x00"}, "The text contains a NUL character"),  # these answered 500 (PostgreSQL)
     ({"body": "Hello\x00 {{ client.email }}"}, "The text contains a NUL character"),
     ({"body": "я" * 500_001}, "The message is too long: 1,001 kB, at most 1,000 kB."),
+    ({"subject": "🎉" * 255}, "The subject is too long once encoded for mail (over 998 bytes)"),
+    ({"body": "[me]({{ client.email }})"}, "cannot begin with a placeholder"),
+    ({"body": "<style>{% if client.email %}</style>x{% endif %}"}, "sits inside something the HTML"),
+    ({"body": "{% raw %}<script>alert(1)</script>{% endraw %}"}, "is not allowed in a message"),
 ])
 def test_bad_message_is_explained_at_save_time_and_nothing_is_written(client, db, owner, fields, words):
     page = save(client, **fields).get_data(as_text=True)
@@ -82,6 +86,53 @@ def test_a_newsletter_of_real_size_is_saved_whole(client, db, owner):
 
     assert "Message saved." in page
     assert db.session.scalar(sa.select(Message.body)) == body.replace("\r\n", "\n")
+
+
+def test_a_subject_of_255_cyrillic_letters_fits_once_encoded(client, db, owner):
+    page = save(client, subject="Я" * 255).get_data(as_text=True)
+
+    assert "Message saved." in page
+
+
+def test_the_preview_shows_the_html_and_the_text_version_side_by_side(client, db, owner):
+    db.session.add(Client(owner=owner, email="anna@example.com", full_name="Анна <Петрова>"))
+    db.session.commit()
+    save(client, subject="Hi", body="# News\n\nDear **{{ client.full_name }}**\n\n<script>steal()</script>"
+         '<a href="javascript:alert(1)" onclick="x()">click</a>')
+    message = db.session.scalar(sa.select(Message))
+
+    page = client.get(f"/messages/{message.id}/preview").get_data(as_text=True)
+    letter = client.get(f"/messages/{message.id}/preview.html")
+
+    assert f'<iframe class="letter-frame" sandbox src="/messages/{message.id}/preview.html"' in page
+    assert "Dear **Анна &lt;Петрова&gt;**" in page, "the text version, as written"
+    assert "As Анна &lt;Петрова&gt; &lt;anna@example.com&gt; will receive it:" in page
+    assert "Removed from the HTML version" in page
+    for removed in ("<code>&lt;script&gt;</code>", "<code>javascript:</code>", "<code>onclick=</code>"):
+        assert removed in page
+    html = letter.get_data(as_text=True)
+    assert letter.content_type.startswith("text/html")
+    assert "<strong>Анна &lt;Петрова&gt;</strong>" in html and "<h1" in html
+    assert "steal()" not in html and "javascript:" not in html and "onclick" not in html
+    policy = letter.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy and "script-src" not in policy
+    assert "frame-ancestors 'self'" in policy and letter.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_a_clean_message_reports_nothing_removed(client, db, owner):
+    page = save(client).get_data(as_text=True)
+
+    assert "Removed from the HTML version" not in page
+
+
+def test_another_users_letter_preview_is_404(client, db, make_user, auth):
+    message = Message(owner=make_user(email="stranger@example.com"), subject="Secret", body="secret body")
+    db.session.add(message)
+    db.session.commit()
+    make_user(email="user@example.com")
+    auth.login()
+
+    assert client.get(f"/messages/{message.id}/preview.html").status_code == 404
 
 
 def test_bad_edit_changes_nothing(client, db, owner):

@@ -5,7 +5,9 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from mailer.delivery import compose
 from mailer.delivery.engine import run_mailing
+from mailer.message_template import Recipient
 from mailer.models import Client, Frequency, Mailing, MailingStatus, Message
 from tests.letter_corpus import CORPUS, NAME, CorpusLetter
 from tests.smtp_servers import SevenBitSmtpServer
@@ -43,7 +45,7 @@ def _send(make_app, db, owner, letter: CorpusLetter, port: int):
     db.session.commit()
     app = make_app(MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER)
     with app.app_context():
-        return run_mailing(mailing.id, sleep=lambda seconds: None)
+        return run_mailing(mailing.id, sleep=lambda seconds: None), compose.prepare(mailing).html
 
 
 def _text(template: str, name: str) -> str:
@@ -55,7 +57,7 @@ def test_every_letter_arrives_as_written(make_app, db, make_user, server, letter
     receiver, eight_bit = server
     owner = make_user(email="owner@bakery.example", language="ru", full_name="Пекарня «Колобок»")
 
-    result = _send(make_app, db, owner, letter, receiver.port)
+    result, html_version = _send(make_app, db, owner, letter, receiver.port)
 
     assert result.exit_code == 0, result.line
     received = {caught.envelope_to[0]: caught for caught in receiver.wait_for(len(letter.clients))}
@@ -70,5 +72,10 @@ def test_every_letter_arrives_as_written(make_app, db, make_user, server, letter
         assert str(parsed["Subject"]) == " ".join(letter.subject.replace(NAME, name).split())
         assert parsed["Message-ID"].endswith("@bakery.example>")
         assert parsed["List-Unsubscribe"].startswith("<http://mailer.test/unsubscribe/")
-        body = parsed.get_content().replace("\r\n", "\n")
+        assert parsed.get_content_type() == "multipart/alternative"
+        body = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
         assert body.startswith(_text(letter.body, name).rstrip() + "\n\n-- \n"), body[:300]
+        html = parsed.get_body(("html",)).get_content().replace("\r\n", "\n")
+        written = html_version.render(Recipient(email, name), str(parsed["Subject"]),
+                                      parsed["List-Unsubscribe"][1:-1])
+        assert html == "\n".join(written.splitlines()) + "\n"

@@ -1,8 +1,10 @@
 """The e-mail each client receives: the message rendered for them, with an unsubscribe link.
 
-A ``Letter`` is prepared once per run (templates compiled, footer translated
-into the owner's language); ``Letter.for_client`` then builds one message
-for one recipient, never a list of recipients, as the bytes to send.
+A ``Letter`` is prepared once per run (templates compiled, the HTML version
+built, footer translated into the owner's language); ``Letter.for_client``
+then builds one message for one recipient, never a list of recipients, as the
+bytes to send: ``multipart/alternative``, the text as written and the HTML
+made from it (``mailer.message_html``).
 
 On the wire (RFC 5321/5322, 2045, 2047, 6152): every line ends in CRLF
 (smtplib sends bytes as they are; a bare LF makes a letter one endless line,
@@ -16,13 +18,15 @@ Speed: building an ``EmailMessage`` costs more than sending it (its header
 registry parses every header back). The common case (ASCII addresses, a name,
 subject and body in any script, a server with 8BITMIME) is therefore written
 straight to bytes with the standard library's own encoders
-(``email.header.Header`` for RFC 2047 words); anything unusual (a non-ASCII
+(``email.header.Header`` for RFC 2047 words, a random boundary checked
+against both parts); anything unusual (a non-ASCII
 address, text that looks like an encoded word, a body line too long to send as
 it is, a 7-bit server) goes through ``EmailMessage`` itself. A test holds the
 two paths to the same result for any text hypothesis can think of.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from datetime import datetime, timezone
@@ -38,13 +42,14 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from mailer import message_template, senders
+from mailer import message_html, message_template, senders
 from mailer.auth import tokens
 from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
 from mailer.models import Mailing, Message, User
 
 _TOKEN_SLOT = "TOKEN-SLOT"
+NO_CLIENT = 0  # ids start at 1: an unsubscribe link for a test letter or a preview changes nothing
 CRLF = b"\r\n"
 FOLD = "\r\n "
 # Folded lines and encoded lines of at most 76: RFC 2045 6.7 and 6.8 for the body, and
@@ -83,6 +88,12 @@ def _address_value(header: str, name: str, email: str) -> str:
     return f"{word}{' ' if room else FOLD}<{email}>"
 
 
+def subject_fits(subject: str) -> bool:
+    """Whether ``subject``, encoded and folded, stays within the 998 octets of RFC 5322 2.1.1
+    (255 characters of emoji do not)."""
+    return len(_header("Subject", _one_line(subject)).encode("ascii")) <= LINE_LIMIT
+
+
 def _now() -> str:
     """RFC 5322 3.3 with a numeric zone (``+0000``), not the obsolete ``GMT``."""
     return format_datetime(datetime.now(timezone.utc))
@@ -90,6 +101,27 @@ def _now() -> str:
 
 def _lines_fit(raw_body: bytes) -> bool:
     return len(raw_body) <= LINE_LIMIT or max(map(len, raw_body.split(CRLF))) <= LINE_LIMIT
+
+
+def _crlf(text: str) -> bytes:
+    return CRLF.join(text.encode("utf-8").splitlines()) + CRLF  # as set_content does
+
+
+def _sent_as_it_is(text: str, raw: bytes, eight_bit: bool) -> bool:
+    return (eight_bit or text.isascii()) and _lines_fit(raw)
+
+
+def _part_head(subtype: str, text: str) -> bytes:
+    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: {'7bit' if text.isascii() else '8bit'}\r\n\r\n").encode("ascii")
+
+
+def _boundary(*parts: bytes) -> bytes:
+    """``=_`` cannot occur in quoted-printable, and the rest is checked against the parts."""
+    while True:
+        boundary = f"=_{secrets.token_hex(12)}".encode("ascii")
+        if not any(boundary in part for part in parts):
+            return boundary
 
 
 @dataclass(frozen=True)
@@ -101,6 +133,7 @@ class Letter:
     body: Callable[[Recipient], str]
     footer: str
     unsubscribe_link: Callable[[int], str]
+    html: message_html.HtmlVersion | None = None
     signer: DkimSigner | None = None  # signs every letter (its From domain is the DKIM domain)
     reply_to: str | None = None
     unsigned_because: str | None = None  # DKIM is configured, but not for this sender
@@ -120,31 +153,44 @@ class Letter:
         link = self.unsubscribe_link(client_id)
         name = _one_line(full_name)
         subject = _one_line(self.subject(recipient))
-        body = f"{self.body(recipient).rstrip()}\n\n-- \n{self.footer}\n{link}\n"
-        raw_body = CRLF.join(body.encode("utf-8").splitlines()) + CRLF  # as set_content does
-        as_it_is = body.isascii() or eight_bit
-        if as_it_is and email.isascii() and "=?" not in name + subject + self.sender \
-                and _lines_fit(raw_body):
+        body = self.text_for(recipient, link)
+        html = self.html.render(recipient, subject, link) if self.html else None
+        raw_body = _crlf(body)
+        raw_html = _crlf(html) if html is not None else b""
+        if email.isascii() and "=?" not in name + subject + self.sender \
+                and _sent_as_it_is(body, raw_body, eight_bit) \
+                and (html is None or _sent_as_it_is(html, raw_html, eight_bit)):
             head = "\r\n".join([
                 f"From: {self.from_value}", *([f"Reply-To: {self.reply_to}"] if self.reply_to else []),
                 f"To: {_address_value('To', name, email)}",
                 _header("Subject", subject),
                 f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                'Content-Type: text/plain; charset="utf-8"',
-                f"Content-Transfer-Encoding: {'7bit' if body.isascii() else '8bit'}",
-                "MIME-Version: 1.0", "", ""])
+                "MIME-Version: 1.0", ""])
             if all(len(line) <= LINE_LIMIT for line in head.split("\r\n")):
-                return self._signed(head.encode("ascii") + raw_body)
+                if html is None:
+                    return self._signed(head.encode("ascii") + _part_head("plain", body) + raw_body)
+                boundary = _boundary(raw_body, raw_html)
+                return self._signed(b"".join([
+                    head.encode("ascii"),
+                    b'Content-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n',
+                    b"--", boundary, CRLF, _part_head("plain", body), raw_body,
+                    CRLF, b"--", boundary, CRLF, _part_head("html", html), raw_html,
+                    CRLF, b"--", boundary, b"--", CRLF]))
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
-        return self._signed(self.as_email_message(email, name, subject, body, link, eight_bit).as_bytes())
+        return self._signed(
+            self.as_email_message(email, name, subject, body, link, eight_bit, html).as_bytes())
+
+    def text_for(self, recipient: Recipient, link: str) -> str:
+        """The text version: the message as written, with the footer and the unsubscribe link."""
+        return f"{self.body(recipient).rstrip()}\n\n-- \n{self.footer}\n{link}\n"
 
     def _signed(self, letter: bytes) -> bytes:
         return self.signer.sign(letter) if self.signer else letter
 
     def as_email_message(self, email: str, name: str, subject: str, body: str, link: str,
-                         eight_bit: bool = True) -> EmailMessage:
+                         eight_bit: bool = True, html: str | None = None) -> EmailMessage:
         """The same letter built by the standard library (the reference for ``for_client``)."""
         base = _POLICY if email.isascii() else _UTF8_POLICY
         message = EmailMessage(policy=base.clone(cte_type="8bit" if eight_bit else "7bit"))
@@ -165,14 +211,20 @@ class Letter:
         message["Message-ID"] = make_msgid(domain=self.domain)
         message.set_raw("List-Unsubscribe", f"<{link}>")
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-        lines_fit = _lines_fit(CRLF.join(body.encode("utf-8").splitlines()))
-        if lines_fit and body.isascii():
-            message.set_content(body, cte="7bit")
-        elif lines_fit and eight_bit:
-            message.set_content(body, cte="8bit")
-        else:  # quoted-printable or base64, whichever is shorter, in lines of 76
-            message.set_content(body)
+        message.set_content(body, cte=_transfer_encoding(body, eight_bit))
+        if html is not None:
+            message.add_alternative(html, subtype="html", cte=_transfer_encoding(html, eight_bit))
         return message
+
+
+def _transfer_encoding(text: str, eight_bit: bool) -> str | None:
+    """7bit or 8bit while the text's lines fit; else (None) quoted-printable or base64,
+    whichever is shorter, in lines of 76."""
+    if not _lines_fit(CRLF.join(text.encode("utf-8").splitlines())):
+        return None
+    if text.isascii():
+        return "7bit"
+    return "8bit" if eight_bit else None
 
 
 def prepare(mailing: Mailing) -> Letter:
@@ -190,6 +242,11 @@ def prepare_message(message: Message, owner: User) -> Letter:
     with force_locale(owner.language):
         footer = _("You receive this because you are on %(name)s's list. To unsubscribe:",
                    name=owner.full_name or owner.email)
+        html = message_html.build(
+            message.body, lang=owner.language,
+            footer=_("You receive this because you are on %(name)s's list.",
+                     name=owner.full_name or owner.email),
+            unsubscribe_label=_("Unsubscribe"))
 
     def unsubscribe_link(client_id: int) -> str:
         return link_pattern.replace(_TOKEN_SLOT, tokens.make_token(tokens.UNSUBSCRIBE, client_id))
@@ -210,6 +267,7 @@ def prepare_message(message: Message, owner: User) -> Letter:
         body=message_template.compile(message.body),
         footer=footer,
         unsubscribe_link=unsubscribe_link,
+        html=html,
         signer=signer,
         unsigned_because=unsigned_because,
         reply_to=owner.reply_to,

@@ -21,9 +21,6 @@ from mailer.delivery.sender import ServerUnavailable, SmtpSession, SmtpSettings
 from mailer.message_template import Recipient
 from mailer.models import Message, User
 
-_NO_CLIENT = 0  # ids start at 1
-
-
 @dataclass(frozen=True)
 class SentToOwner:
     sent: bool
@@ -40,7 +37,7 @@ def send_test_letter(message: Message, owner: User, personalised_for: Recipient)
     settings = SmtpSettings.from_config(current_app.config)
     session = SmtpSession(replace(settings, timeout=float(current_app.config["MAIL_TIMEOUT"]),
                                   retry_delays=()))
-    build = partial(letter.for_client, _NO_CLIENT, owner.email, owner.full_name,
+    build = partial(letter.for_client, compose.NO_CLIENT, owner.email, owner.full_name,
                     personalised_for=personalised_for)
     try:
         outcome = session.send(build, letter.envelope_from, owner.email)

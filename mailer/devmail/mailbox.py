@@ -20,11 +20,13 @@ class CaughtMail:
     date: datetime | None
     headers: list[tuple[str, str]]
     body: str
+    html: str | None = None  # the HTML version, when the letter has one
 
 
 def _parse(key: str, raw: bytes) -> CaughtMail:
     message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
     body_part = message.get_body(preferencelist=("plain", "html"))
+    html_part = message.get_body(preferencelist=("html",))
     try:
         date = parsedate_to_datetime(message["Date"]) if message["Date"] else None
     except (TypeError, ValueError):
@@ -39,6 +41,7 @@ def _parse(key: str, raw: bytes) -> CaughtMail:
         date=date,
         headers=[(name, str(value)) for name, value in message.items()],
         body=body_part.get_content() if body_part is not None else "",
+        html=html_part.get_content() if html_part is not None else None,
     )
 
 

@@ -2,6 +2,7 @@ from flask import abort, current_app, render_template
 
 from mailer.devmail import bp
 from mailer.devmail.mailbox import caught_mail, one_mail
+from mailer.letter_page import letter_response
 
 
 @bp.route("/")
@@ -20,3 +21,11 @@ def show(key: str):
         abort(404)
     return render_template("dev/message.html", message=message)
 
+
+
+@bp.route("/<key>/html")
+def show_html(key: str):
+    message = one_mail(current_app.config["MAIL_SINK_DIR"], key)
+    if message is None or message.html is None:
+        abort(404)
+    return letter_response(message.html)

@@ -1,9 +1,10 @@
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from mailer import message_template
 from mailer.form_errors import attach_error
+from mailer.letter_page import letter_response
 from mailer.mailings import bp, message_services as services
 from mailer.mailings.errors import WorkspaceError
 from mailer.extensions import limiter
@@ -66,11 +67,16 @@ def _form_page(form: MessageForm, message: Message | None):
 def preview_message(message_id: int):
     message = own_or_404(Message, message_id, current_user)
     shown = services.preview(message, current_user)
-    return render_template(
-        "mailings/messages/preview.html",
-        message=message, subject=shown.subject, body=shown.body, recipient=shown.recipient,
-        problem=shown.problem,
-    )
+    return render_template("mailings/messages/preview.html", message=message, shown=shown)
+
+
+@bp.route("/messages/<int:message_id>/preview.html")
+def preview_message_html(message_id: int):
+    message = own_or_404(Message, message_id, current_user)
+    html = services.preview(message, current_user).html
+    if html is None:
+        abort(404)
+    return letter_response(html)
 
 
 @bp.route("/messages/<int:message_id>/delete", methods=["POST"])

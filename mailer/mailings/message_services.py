@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from mailer import message_template
+from mailer import message_html, message_template
+from mailer.delivery import compose
 from mailer.delivery.test_letter import SentToOwner, send_test_letter
 from mailer.extensions import db
 from mailer.mailings.errors import WorkspaceError
@@ -23,6 +24,12 @@ def _problem_text(problem: message_template.TemplateProblem):
     if problem.kind == "syntax":
         return _l("Template error on line %(line)s: check the {{ }} and {%% %%} pairs.",
                   line=problem.detail)
+    if problem.kind == "html" and problem.detail == "link":
+        return _l("A link’s address cannot begin with a placeholder: write the address, then the "
+                  "placeholder, as in https://example.com/?email={{ client.email }}.")
+    if problem.kind == "html":
+        return _l("A {%% if %%} sits inside something the HTML version removes (a script, a style, "
+                  "a form): put it on a line of its own.")
     if problem.kind == "placeholder":
         return _l("Unknown placeholder “%(name)s”. Use {{ client.full_name }} or {{ client.email }}.",
                   name=problem.detail)
@@ -38,6 +45,17 @@ def _validate(data: MessageData) -> None:
             message_template.check(getattr(data, field))
         except message_template.TemplateProblem as problem:
             raise WorkspaceError(_problem_text(problem), field=field) from None
+    try:
+        subject = message_template.render(data.subject, message_template.SAMPLE_RECIPIENT)
+    except message_template.TemplateProblem as problem:
+        raise WorkspaceError(_problem_text(problem), field="subject") from None
+    if not compose.subject_fits(subject):
+        raise WorkspaceError(_l("The subject is too long once encoded for mail (over 998 bytes): "
+                                "shorten it, or use fewer emoji."), field="subject")
+    try:
+        message_html.build(data.body, lang="en", footer="", unsubscribe_label="")
+    except message_template.TemplateProblem as problem:
+        raise WorkspaceError(_problem_text(problem), field="body") from None
 
 
 def create_message(owner: User, data: MessageData) -> Message:
@@ -76,13 +94,15 @@ def delete_message(message: Message) -> None:
 @dataclass
 class Preview:
     subject: str
-    body: str
+    body: str  # the text version, as the client reads it (with the footer)
     recipient: message_template.Recipient
     problem: str | None = None  # why it cannot be sent as it is (the raw text is shown)
+    html: str | None = None  # the HTML version
+    removed: tuple[tuple[str, int], ...] = ()  # what the HTML version leaves out
 
 
 def preview(message: Message, owner: User) -> Preview:
-    """Subject and body rendered for the owner's first client (or a sample one).
+    """The letter as the owner's first client (or a sample one) will receive it.
 
     A message saved before a rule was tightened (or written straight into the
     database) may no longer pass the template check: it is shown as written,
@@ -90,8 +110,11 @@ def preview(message: Message, owner: User) -> Preview:
     """
     recipient = _recipient(db.session.scalar(_first_client(owner)))
     try:
-        return Preview(message_template.render(message.subject, recipient),
-                       message_template.render(message.body, recipient), recipient)
+        letter = compose.prepare_message(message, owner)
+        subject = letter.subject(recipient)
+        link = letter.unsubscribe_link(compose.NO_CLIENT)
+        return Preview(subject, letter.text_for(recipient, link), recipient,
+                       html=letter.html.render(recipient, subject, link), removed=letter.html.removed)
     except message_template.TemplateProblem as problem:
         return Preview(message.subject, message.body, recipient, str(_problem_text(problem)))
 
