@@ -112,6 +112,12 @@ class _ScriptedHandler:
     def __init__(self, owner: "ScriptedSmtpServer"):
         self.owner = owner
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.owner.pipelining:  # aiosmtpd reads commands one by one, pipelined or not
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         reply = self.owner.mail_reply or "250 OK"
         if _is_positive(reply):
@@ -165,8 +171,8 @@ class ScriptedSmtpServer(_Recorder):
     ``["451 4.3.0 Try again", "250 OK"]``. Unlisted addresses get "250 OK".
     ``data_replies``: address -> reply at the end of DATA of a message to it.
     ``mail_reply``: reply to every MAIL FROM (None: "250 OK").
-    ``smtputf8``: whether EHLO offers SMTPUTF8 (international addresses).
-    Any 2xx reply accepts; the rest reject. Accepted messages are kept in
+    ``smtputf8``: whether EHLO offers SMTPUTF8 (international addresses);
+    ``pipelining``: whether it offers PIPELINING (RFC 2920). Any 2xx reply accepts; the rest reject. Accepted messages are kept in
     ``.messages``; ``.connections`` counts TCP connections, ``.rcpt_attempts[addr]``
     RCPT TOs per address (a Counter: 0 for addresses never tried).
 
@@ -181,8 +187,10 @@ class ScriptedSmtpServer(_Recorder):
         data_replies: dict[str, str] | None = None,
         mail_reply: str | None = None,
         smtputf8: bool = True,
+        pipelining: bool = False,
     ) -> None:
         super().__init__()
+        self.pipelining = pipelining
         self.rcpt_replies = {
             address: [reply] if isinstance(reply, str) else list(reply)
             for address, reply in (rcpt_replies or {}).items()
@@ -253,13 +261,19 @@ def _address(arg: str) -> str:
 
 
 class _RawSmtpServer(_Recorder):
-    """A threaded plain-socket SMTP server; subclasses bend ``_respond``/``_drop_data``."""
+    """A threaded plain-socket SMTP server; subclasses bend ``_respond``/``_drop_data``.
+
+    ``pipelining``: EHLO offers PIPELINING (RFC 2920); commands are read one line at a
+    time either way, so a client may send several at once."""
 
     banner = "220 127.0.0.1 ESMTP test server"
     ehlo_reply = _EHLO_REPLY
 
-    def __init__(self) -> None:
+    def __init__(self, pipelining: bool = False) -> None:
         super().__init__()
+        if pipelining:
+            first, _crlf, rest = self.ehlo_reply.partition("\r\n")
+            self.ehlo_reply = f"{first}\r\n250-PIPELINING\r\n{rest}"
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((HOST, 0))
@@ -421,6 +435,25 @@ class SevenBitSmtpServer(_RawSmtpServer):
         return data.isascii()
 
 
+class BatchingSmtpServer(_RawSmtpServer):
+    """Offers PIPELINING and answers MAIL and RCPT only once DATA has arrived, all three
+    replies together (RFC 2920 3.2 lets a server hold replies so). A client that waits for
+    each reply before its next command waits until its timeout; one that pipelines goes
+    through."""
+
+    def __init__(self) -> None:
+        super().__init__(pipelining=True)
+
+    def _respond(self, conn, session, stage, reply) -> bool:
+        held = session.__dict__.setdefault("held", [])
+        if stage in ("mail", "rcpt"):
+            held.append(reply)
+            return True
+        self._send(conn, "\r\n".join([*held, reply]))
+        held.clear()
+        return True
+
+
 class DroppingSmtpServer(_RawSmtpServer):
     """Accepts mail, but hangs up in the middle of DATA for some messages.
 
@@ -435,8 +468,9 @@ class DroppingSmtpServer(_RawSmtpServer):
     ("Connection unexpectedly closed") and close the client; a new SMTP() works.
     """
 
-    def __init__(self, drop_after_messages: int | None = None, drop_addresses: set[str] | None = None) -> None:
-        super().__init__()
+    def __init__(self, drop_after_messages: int | None = None, drop_addresses: set[str] | None = None,
+                 pipelining: bool = False) -> None:
+        super().__init__(pipelining)
         self.drop_after_messages = drop_after_messages
         self.drop_addresses = set(drop_addresses or ())
         self._dropped_addresses: set[str] = set()
@@ -470,10 +504,11 @@ class GarbageSmtpServer(_RawSmtpServer):
     rcpt -> SMTPRecipientsRefused({addr: (-1, ...)}), data/data_end -> SMTPDataError(-1).
     """
 
-    def __init__(self, stage: str = "mail", garbage: str = "HELLO?? this is not smtp") -> None:
+    def __init__(self, stage: str = "mail", garbage: str = "HELLO?? this is not smtp",
+                 pipelining: bool = False) -> None:
         if stage not in GARBAGE_STAGES:
             raise ValueError(f"stage must be one of {GARBAGE_STAGES}")
-        super().__init__()
+        super().__init__(pipelining)
         self.stage = stage
         self.garbage = garbage.rstrip("\r\n")
         self.garbage_sent = 0
@@ -506,10 +541,11 @@ class SlowSmtpServer(_RawSmtpServer):
     closes the client. Stopping the server cuts any wait short.
     """
 
-    def __init__(self, delay: float = 2.0, stage: str = "greeting", slow_replies: int | None = None) -> None:
+    def __init__(self, delay: float = 2.0, stage: str = "greeting", slow_replies: int | None = None,
+                 pipelining: bool = False) -> None:
         if stage not in SLOW_STAGES:
             raise ValueError(f"stage must be one of {SLOW_STAGES}")
-        super().__init__()
+        super().__init__(pipelining)
         self.delay = delay
         self.stage = stage
         self.slow_replies = slow_replies

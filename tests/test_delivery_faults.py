@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from mailer.delivery.engine import run_mailing
 from mailer.models import Attempt, AttemptStatus, Client, Delivery, DeliveryStatus
-from tests.smtp_servers import (DroppingSmtpServer, GarbageSmtpServer, RefusingSmtpServer, ScriptedSmtpServer,
+from tests.smtp_servers import (BatchingSmtpServer, DroppingSmtpServer, GarbageSmtpServer, RefusingSmtpServer, ScriptedSmtpServer,
                                 SilentSmtpServer, SlowSmtpServer, closed_port)
 from tests.workspace import make_mailing
 
@@ -17,6 +17,13 @@ NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 @pytest.fixture
 def owner(make_user):
     return make_user(email="owner@example.com", language="en")
+
+
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelined"])
+def pipelining(request):
+    """Whether the server offers PIPELINING (RFC 2920): the engine then sends MAIL, RCPT and
+    DATA together, and every fault must end the same way."""
+    return request.param
 
 
 @pytest.fixture
@@ -50,10 +57,10 @@ def only_attempt(db) -> Attempt:
     return attempt
 
 
-def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner):
+def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=3)
     bad = emails(db)[1]
-    with ScriptedSmtpServer(rcpt_replies={bad: "550 5.1.1 User unknown"}) as server:
+    with ScriptedSmtpServer(rcpt_replies={bad: "550 5.1.1 User unknown"}, pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         received = sorted(m.envelope_to[0] for m in server.wait_for(2))
 
@@ -67,6 +74,21 @@ def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner
         DeliveryStatus.FAILED, 550, "550 5.1.1 User unknown")
 
 
+def test_a_server_that_offers_pipelining_gets_mail_rcpt_and_data_together(app_on, db, owner):
+    """Two round trips a letter instead of four: a server that answers only once DATA has
+    come would leave a one-by-one client waiting past its one-second timeout."""
+    mailing = due(db, owner, clients=5)
+    with BatchingSmtpServer() as server:
+        started = time.monotonic()
+        result = run(app_on(server.port), mailing.id)
+        received = sorted(m.envelope_to[0] for m in server.wait_for(5))
+        connections = server.connections
+
+    assert result.exit_code == 0, result.line
+    assert received == sorted(emails(db)) and connections == 1
+    assert time.monotonic() - started < 1, "no reply was waited for past its time"
+
+
 def international_client(db):
     client = db.session.scalars(sa.select(Client).order_by(Client.id)).first()
     client.email = "анна@пример.рф"  # email-validator accepts it when the client is saved
@@ -74,10 +96,10 @@ def international_client(db):
     return client.email
 
 
-def test_an_international_address_goes_out_as_utf8_to_a_server_that_takes_it(app_on, db, owner):
+def test_an_international_address_goes_out_as_utf8_to_a_server_that_takes_it(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=2)
     address = international_client(db)
-    with ScriptedSmtpServer(smtputf8=True) as server:
+    with ScriptedSmtpServer(smtputf8=True, pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         received = {m.envelope_to[0]: m for m in server.wait_for(2)}
 
@@ -99,12 +121,12 @@ def test_an_international_address_the_server_cannot_take_fails_alone_with_the_re
     assert failed.status is DeliveryStatus.FAILED and "SMTPUTF8" in failed.server_reply
 
 
-def test_an_address_smuggling_smtp_commands_is_never_put_on_the_line(app_on, db, owner):
+def test_an_address_smuggling_smtp_commands_is_never_put_on_the_line(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=2)
     client = db.session.scalars(sa.select(Client).order_by(Client.id)).first()
     client.email = "a@example.com>\r\nRCPT TO:<victim@example.org"  # only possible straight in the database
     db.session.commit()
-    with ScriptedSmtpServer() as server:
+    with ScriptedSmtpServer(pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         server.wait_for(1)
         tried = dict(server.rcpt_attempts)
@@ -114,21 +136,22 @@ def test_an_address_smuggling_smtp_commands_is_never_put_on_the_line(app_on, db,
     assert "control characters" in deliveries(db)[client.email].server_reply
 
 
-def test_a_message_refused_after_data_is_a_failed_delivery(app_on, db, owner):
+def test_a_message_refused_after_data_is_a_failed_delivery(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=2)
     bad = emails(db)[0]
-    with ScriptedSmtpServer(data_replies={bad: "554 5.7.1 Rejected as spam"}) as server:
+    with ScriptedSmtpServer(data_replies={bad: "554 5.7.1 Rejected as spam"}, pipelining=pipelining) as server:
         run(app_on(server.port), mailing.id)
 
     assert deliveries(db)[bad].server_reply == "554 5.7.1 Rejected as spam"
     assert only_attempt(db).sent_count == 1
 
 
-def test_a_temporary_refusal_is_retried_once_at_the_end(app_on, db, owner):
+def test_a_temporary_refusal_is_retried_once_at_the_end(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=3)
     busy, never = emails(db)[0], emails(db)[1]
     with ScriptedSmtpServer(rcpt_replies={busy: ["451 4.3.0 Try again later", "250 OK"],
-                                          never: "450 4.2.1 Mailbox busy"}) as server:
+                                          never: "450 4.2.1 Mailbox busy"},
+                            pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         tries = dict(server.rcpt_attempts)
 
@@ -138,9 +161,9 @@ def test_a_temporary_refusal_is_retried_once_at_the_end(app_on, db, owner):
     assert "partial, sent 2, failed 1" in result.line
 
 
-def test_a_connection_dropped_mid_data_is_reconnected_and_nobody_is_lost(app_on, db, owner):
+def test_a_connection_dropped_mid_data_is_reconnected_and_nobody_is_lost(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=10)
-    with DroppingSmtpServer(drop_after_messages=3) as server:
+    with DroppingSmtpServer(drop_after_messages=3, pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         received = sorted(m.envelope_to[0] for m in server.messages)
         drops = server.drops
@@ -152,9 +175,9 @@ def test_a_connection_dropped_mid_data_is_reconnected_and_nobody_is_lost(app_on,
 
 
 @pytest.mark.parametrize("stage", ["greeting", "ehlo", "mail", "rcpt", "data", "data_end"])
-def test_garbage_from_the_server_ends_the_run_with_a_failure_that_quotes_it(app_on, db, owner, stage):
+def test_garbage_from_the_server_ends_the_run_with_a_failure_that_quotes_it(app_on, db, owner, pipelining, stage):
     mailing = due(db, owner, clients=5)
-    with GarbageSmtpServer(stage=stage, garbage="HELLO?? I am a web server") as server:
+    with GarbageSmtpServer(stage=stage, garbage="HELLO?? I am a web server", pipelining=pipelining) as server:
         started = time.monotonic()
         result = run(app_on(server.port), mailing.id)
 
@@ -191,9 +214,9 @@ def test_a_server_that_never_answers_ends_a_1000_client_run_in_seconds_not_hours
     assert "Not reached: 1000" in result.line
 
 
-def test_a_slow_server_past_the_timeout_is_retried_and_then_works(app_on, db, owner):
+def test_a_slow_server_past_the_timeout_is_retried_and_then_works(app_on, db, owner, pipelining):
     mailing = due(db, owner, clients=3)
-    with SlowSmtpServer(delay=3, stage="rcpt", slow_replies=1) as server:
+    with SlowSmtpServer(delay=3, stage="rcpt", slow_replies=1, pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         received = len(server.messages)
 
@@ -213,10 +236,11 @@ def test_nothing_listening_then_resume_finishes_the_occurrence(app_on, db, owner
     assert (attempt.status, attempt.sent_count) == (AttemptStatus.SUCCESS, 30)
 
 
-def test_resume_retries_temporary_failures_but_not_permanent_ones(app_on, db, owner, smtp_sink):
+def test_resume_retries_temporary_failures_but_not_permanent_ones(app_on, db, owner, pipelining, smtp_sink):
     mailing = due(db, owner, clients=3)
     busy, unknown = emails(db)[0], emails(db)[1]
-    with ScriptedSmtpServer(rcpt_replies={busy: "452 4.2.2 Mailbox full", unknown: "550 No such user"}) as server:
+    with ScriptedSmtpServer(rcpt_replies={busy: "452 4.2.2 Mailbox full", unknown: "550 No such user"},
+                            pipelining=pipelining) as server:
         run(app_on(server.port), mailing.id)
 
     run(app_on(smtp_sink.port), mailing.id, resume=True)
