@@ -111,6 +111,7 @@ def settings(database_url: str, tmp: Path, smtp_port: int = 1, **extra) -> dict:
         "DEFAULT_TIMEZONE": "UTC",
         "DEFAULT_LANGUAGE": "en",
         "CRONTAB_FILE": str(tmp / "crontab"),
+        "SCHEDULER": "flask",
         "SCRIPTS_DIR": str(tmp / "scripts"),
         "CRON_LOG": str(tmp / "cron.log"),
         **extra,
@@ -124,7 +125,7 @@ def environment(database_url: str, tmp: Path, smtp_port: int = 1, **extra) -> di
            "BASE_URL": "http://127.0.0.1:5000", "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(smtp_port), "MAIL_USE_TLS": "false", "MAIL_USE_SSL": "false",
            "REDIS_URL": "", "RATELIMIT_ENABLED": "false", "DEFAULT_TIMEZONE": "UTC",
-           "DEFAULT_LANGUAGE": "en", "CRONTAB_FILE": str(tmp / "crontab"),
+           "DEFAULT_LANGUAGE": "en", "CRONTAB_FILE": str(tmp / "crontab"), "SCHEDULER": "flask",
            "SCRIPTS_DIR": str(tmp / "scripts"), "CRON_LOG": str(tmp / "cron.log")}
     env.update({key: str(value) for key, value in extra.items()})
     return env

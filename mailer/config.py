@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
 LANGUAGES = ("ru", "en")
 ENVIRONMENTS = ("development", "production", "testing")
+SCHEDULERS = ("cron", "flask")  # system cron runs the user's crontab; `flask scheduler` runs CRONTAB_FILE
 
 
 class ConfigError(RuntimeError):
@@ -139,6 +140,8 @@ def settings_from_env() -> dict:
         "DEFAULT_LANGUAGE": os.environ.get("DEFAULT_LANGUAGE", "ru"),
         "LANGUAGES": LANGUAGES,
         "CRONTAB_FILE": _path("CRONTAB_FILE", Path()) if os.environ.get("CRONTAB_FILE") else None,
+        "SCHEDULER": os.environ.get("SCHEDULER", "").strip().lower() or None,
+        "ALLOW_SQLITE": _flag("ALLOW_SQLITE"),
         "MAILER_INSTANCE": os.environ.get("MAILER_INSTANCE", "default"),
         "MAILER_ENV_FILE": env_file_path(),
         "SCRIPTS_DIR": _path("SCRIPTS_DIR", PROJECT_ROOT / "scripts"),
@@ -186,6 +189,9 @@ def check(config: dict) -> None:
         ) from None
     if config["DEFAULT_LANGUAGE"] not in LANGUAGES:
         raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+    if not 1 <= config["MAIL_PORT"] <= 65535:
+        raise ConfigError(f"MAIL_PORT must be a port number from 1 to 65535, such as 587, "
+                          f"got {config['MAIL_PORT']}")
     if config["MAIL_TIMEOUT"] <= 0:
         raise ConfigError("MAIL_TIMEOUT must be a positive number of seconds")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.get("MAILER_INSTANCE") or ""):
@@ -199,7 +205,44 @@ def check(config: dict) -> None:
         raise ConfigError("MAILING_BATCH_SIZE must be at least 1")
     if config["MAILING_LEASE_SECONDS"] < 1:
         raise ConfigError("MAILING_LEASE_SECONDS must be at least 1")
+    _check_scheduler(config)
+    if env == "production":
+        _check_production(config)
     _check_mail_identity(config)
+
+
+def _check_scheduler(config: dict) -> None:
+    """Who runs the mailings' lines: system cron (the user's crontab) or `flask scheduler`
+    (the lines of CRONTAB_FILE). Unset, it follows from CRONTAB_FILE."""
+    scheduler, crontab_file = config.get("SCHEDULER"), config.get("CRONTAB_FILE")
+    if scheduler is None:
+        scheduler = "flask" if crontab_file and config["APP_ENV"] != "production" else "cron"
+        if crontab_file and config["APP_ENV"] == "production":
+            raise ConfigError(
+                f"CRONTAB_FILE is set ({crontab_file}), but in production nothing runs that file, so "
+                "no mailing would send: unset CRONTAB_FILE to use this user's crontab and system "
+                "cron, or run `flask scheduler` (deploy/mailer-scheduler.service) and set SCHEDULER=flask")
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"SCHEDULER must be cron or flask, got {scheduler!r}")
+    if scheduler == "flask" and not crontab_file:
+        raise ConfigError("SCHEDULER=flask runs the lines of CRONTAB_FILE: set it too, "
+                          "for example CRONTAB_FILE=/var/lib/mailer/crontab")
+    if scheduler == "cron" and crontab_file:
+        raise ConfigError(f"SCHEDULER=cron uses this user's crontab, but CRONTAB_FILE is set "
+                          f"({crontab_file}): unset one of them")
+    config["SCHEDULER"] = scheduler
+
+
+def _check_production(config: dict) -> None:
+    if _flag("FLASK_DEBUG"):  # read after .env: `flask --debug` and .env both set it
+        raise ConfigError("FLASK_DEBUG is on in production: its debugger would let any visitor "
+                          "run code on the server. Unset FLASK_DEBUG or set it to 0")
+    uri = config["SQLALCHEMY_DATABASE_URI"] or ""
+    if uri.startswith("sqlite") and not config.get("ALLOW_SQLITE"):
+        raise ConfigError(
+            "APP_ENV=production needs DATABASE_URL for PostgreSQL, for example "
+            "postgresql+psycopg://mailer:secret@localhost/mailer (to run on SQLite on purpose, "
+            "set ALLOW_SQLITE=true)")
 
 
 def _check_mail_identity(config: dict) -> None:

@@ -38,7 +38,7 @@ def test_production_without_secret_key_stops_with_a_clear_message():
 
 def test_production_with_secret_key_starts(tmp_path):
     result = run_flask("routes", env_changes={
-        "APP_ENV": "production", "SECRET_KEY": "x" * 40,
+        "APP_ENV": "production", "SECRET_KEY": "x" * 40, "ALLOW_SQLITE": "true",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"})
 
     assert result.returncode == 0, result.stderr
@@ -49,7 +49,8 @@ def test_production_with_secret_key_starts(tmp_path):
 def test_env_file_is_read_when_the_environment_is_silent(tmp_path):
     env_file = tmp_path / "mailer.env"
     env_file.write_text("APP_ENV=production\nSECRET_KEY=from-the-env-file-0123456789\n"
-                        f"DATABASE_URL=sqlite:///{tmp_path / 'db.sqlite'}\nBASE_URL=https://m.example\n")
+                        f"DATABASE_URL=sqlite:///{tmp_path / 'db.sqlite'}\nALLOW_SQLITE=true\n"
+                        "BASE_URL=https://m.example\n")
 
     probe = subprocess.run(
         [sys.executable, "-c",
@@ -68,12 +69,48 @@ def test_env_file_is_read_when_the_environment_is_silent(tmp_path):
     ({"DEFAULT_LANGUAGE": "de"}, "DEFAULT_LANGUAGE must be one of"),
     ({"MAIL_TIMEOUT": 0}, "MAIL_TIMEOUT must be a positive number"),
     ({"APP_ENV": "production", "SECRET_KEY": None}, "SECRET_KEY is not set"),
+    ({"MAIL_PORT": 70000}, "MAIL_PORT must be a port number from 1 to 65535, such as 587, got 70000"),
+    ({"MAIL_PORT": 0}, "MAIL_PORT must be a port number"),
+    ({"SCHEDULER": "systemd"}, "SCHEDULER must be cron or flask"),
+    ({"SCHEDULER": "flask", "CRONTAB_FILE": None}, "SCHEDULER=flask runs the lines of CRONTAB_FILE"),
+    ({"SCHEDULER": "cron", "CRONTAB_FILE": "/tmp/crontab"}, "unset one of them"),
+    ({"APP_ENV": "production", "CRONTAB_FILE": "/srv/mailer/instance/crontab"},
+     "in production nothing runs that file, so no mailing would send"),
 ])
 def test_bad_settings_are_refused_by_name(database_url, overrides, words):
     config = {"APP_ENV": "testing", "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database_url}
 
     with pytest.raises(ConfigError, match=words):
         create_app({**config, **overrides})
+
+
+def test_production_refuses_sqlite_unless_told_it_is_on_purpose(tmp_path):
+    settings = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "CRONTAB_FILE": None,
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+
+    with pytest.raises(ConfigError, match="APP_ENV=production needs DATABASE_URL for PostgreSQL"):
+        create_app(settings)
+    assert create_app({**settings, "ALLOW_SQLITE": True}).config["APP_ENV"] == "production"
+
+
+def test_production_with_the_example_settings_stops_naming_each_fix(tmp_path):
+    """An administrator who copies .env.example and only changes APP_ENV learns, one line at a
+    time and without a traceback, what production needs."""
+    example = (ROOT / ".env.example").read_text().replace("APP_ENV=development", "APP_ENV=production")
+    env_file = tmp_path / "mailer.env"
+    env_file.write_text(example.replace("SECRET_KEY=\n", "SECRET_KEY=" + "k" * 40 + "\n"))
+
+    first = run_flask("routes", env_changes={"MAILER_ENV_FILE": str(env_file)})
+    env_file.write_text(env_file.read_text().replace("CRONTAB_FILE=instance/crontab", "CRONTAB_FILE="))
+    second = run_flask("routes", env_changes={"MAILER_ENV_FILE": str(env_file)})
+    env_file.write_text(env_file.read_text().replace("FLASK_DEBUG=1", "FLASK_DEBUG=0"))
+    third = run_flask("routes", env_changes={"MAILER_ENV_FILE": str(env_file)})
+
+    for result in (first, second, third):
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "mailer cannot start: CRONTAB_FILE is set" in first.stderr
+    assert "FLASK_DEBUG is on in production" in second.stderr
+    assert "APP_ENV=production needs DATABASE_URL" in third.stderr
 
 
 def test_non_numeric_number_setting_is_refused(monkeypatch):

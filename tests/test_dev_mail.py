@@ -78,6 +78,23 @@ def test_dev_mail_page_exists_only_in_development(make_app, env):
     assert client.get("/dev/mail/").status_code == 404
 
 
+def test_dev_mail_answers_only_a_browser_on_this_machine(make_app, maildir_sink):
+    """It lists every verification and reset link: from another machine it does not exist."""
+    controller, directory = maildir_sink
+    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory))
+    client = app.test_client()
+    submit(client, "/auth/register", {"email": "new@example.com", "full_name": "New Person",
+                                      "password": "password123", "password2": "password123"})
+    (key,) = re.findall(r'href="/dev/mail/([^"]+)"', client.get("/dev/mail/").get_data(as_text=True))
+
+    for address in ("203.0.113.7", "192.168.1.20", "::ffff:10.0.0.1", "2001:db8::1"):
+        for path in ("/dev/mail/", f"/dev/mail/{key}", f"/dev/mail/{key}/html"):
+            response = client.get(path, environ_base={"REMOTE_ADDR": address})
+            assert response.status_code == 404, (address, path)
+            assert "verify" not in response.get_data(as_text=True)
+    assert client.get("/dev/mail/", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
 def test_flask_mail_sink_command_stores_what_it_receives(tmp_path):
     port = free_port()
     env = {**os.environ, "MAILER_ENV_FILE": "", "APP_ENV": "testing", "SECRET_KEY": "k",

@@ -64,6 +64,7 @@ def live_server(database_url, smtp_sink, tmp_path_factory):
         "DEFAULT_TIMEZONE": "UTC",
         "REDIS_URL": "",
         "CRONTAB_FILE": str(cron_dir / "crontab"),
+        "SCHEDULER": "flask",
         "SCRIPTS_DIR": str(cron_dir / "scripts"),
         "CRON_LOG": str(cron_dir / "cron.log"),
     }
