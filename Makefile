@@ -17,6 +17,7 @@ run: install .env
 	@echo "Mailer: http://127.0.0.1:5000   sent mail: http://127.0.0.1:5000/dev/mail/   (Ctrl-C stops all)"
 	@bash -c 'trap "kill \$$(jobs -p) 2>/dev/null" EXIT; \
 	  $(FLASK) mail-sink & $(FLASK) scheduler & \
+	  (sleep 5; $(FLASK) doctor --problems-only || true) & \
 	  $(FLASK) run --host 127.0.0.1 --port 5000'
 
 ## test: provide what the suite needs (root: install and start it; otherwise name it), then the full suite

@@ -100,6 +100,14 @@ def smtp_sink():
 
 
 @pytest.fixture
+def cron_daemon():
+    """Debian's cron daemon, running (make test installs and starts it as root)."""
+    problem = provision.cron_problem()
+    if problem:
+        pytest.fail(f"cron: {problem}; make test installs and starts it as root (apt-get install cron; cron).")
+
+
+@pytest.fixture
 def private_redis(tmp_path):
     """A redis-server of this test's own on a free port, so stopping it touches nothing else
     and two suites on one machine never share one: (URL, a client, the process)."""

@@ -9,21 +9,11 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Mailing, Message
 from mailer.scheduling import cron
-from tests import provision
 from tests.conftest import submit
-
-
-@pytest.fixture
-def cron_daemon():
-    """Debian's cron daemon, running (make test installs and starts it as root)."""
-    problem = provision.cron_problem()
-    if problem:
-        pytest.fail(f"cron: {problem}; make test installs and starts it as root (apt-get install cron; cron).")
 
 
 def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_app, make_user, db,

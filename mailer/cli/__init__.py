@@ -1,7 +1,7 @@
-"""``flask`` commands: users, seed, mail-sink, scheduler, force-mail, cron."""
+"""``flask`` commands: users, seed, mail-sink, scheduler, force-mail, cron, doctor."""
 from flask import Flask
 
-from mailer.cli import cron, dev, force_mail, seed, users
+from mailer.cli import cron, dev, doctor, force_mail, seed, users
 
 
 def register(app: Flask) -> None:
@@ -11,3 +11,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(dev.scheduler)
     app.cli.add_command(cron.cron)
     app.cli.add_command(force_mail.force_mail)
+    app.cli.add_command(doctor.doctor)

@@ -42,6 +42,12 @@ def start_job(job) -> subprocess.Popen:
     )
 
 
+def heartbeat_path(tabfile: str | Path) -> Path:
+    """The file the scheduler touches on every tick, beside the crontab file it runs
+    (``flask doctor`` reads its age)."""
+    return Path(f"{tabfile}.alive")
+
+
 def run_forever(
     tabfile: str | Path,
     report: Callable[[str], None] = print,
@@ -49,8 +55,12 @@ def run_forever(
 ) -> None:
     last_tick = datetime.now().replace(second=0, microsecond=0)
     running: list[subprocess.Popen] = []
+    heartbeat = heartbeat_path(tabfile)
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+    heartbeat.touch()
     while True:
         time.sleep(max(1.0, tick_seconds - time.time() % tick_seconds + 0.5))
+        heartbeat.touch()
         now = datetime.now()
         for job in due_jobs(tabfile, last_tick, now):
             report(f"{now:%Y-%m-%d %H:%M} start: {job.comment or job.command}")

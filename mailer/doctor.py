@@ -1,0 +1,292 @@
+"""``flask doctor``: the configuration checked against the world, one row per check.
+
+Each check answers ok, warning or failure, with what it saw and, when it is not
+ok, the fix. Nothing waits longer than ``MAIL_TIMEOUT`` (a hung mail server, a
+Redis that does not answer): a doctor that hangs would be no help.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+
+from mailer.config import PROJECT_ROOT
+from mailer.scheduling.dev_runner import heartbeat_path
+
+OK, WARNING, FAILURE = "ok", "warning", "failure"
+SCHEDULER_HEARTBEAT_SECONDS = 150  # `flask scheduler` ticks every minute
+WEAK_KEYS = frozenset({"", "dev", "secret", "changeme", "change-me", "test", "development"})
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    status: str
+    seen: str
+    fix: str = ""
+
+
+def run_checks() -> list[Row]:
+    rows: list[Row] = []
+    for check in (_database, _secret_key, _base_url, _scheduler, _mail_server, _redis, _directories):
+        rows.extend(check(current_app.config))
+    return rows
+
+
+# -- database ---------------------------------------------------------------
+
+def _database(config) -> Iterator[Row]:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from mailer.extensions import db
+
+    url = db.engine.url
+    where = f"{url.get_backend_name()} {url.database}" + (f" at {url.host}" if url.host else "")
+    try:
+        with db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except sa.exc.SQLAlchemyError as error:
+        yield Row("database", FAILURE, f"{where}: {_first_line(error)}",
+                  "check DATABASE_URL and that the database server is running")
+        return
+    head = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
+    if current != head:
+        yield Row("database", FAILURE, f"{where}: schema at {current or 'nothing'}, code at {head}",
+                  "run: flask db upgrade")
+    else:
+        yield Row("database", OK, f"{where}, migrations current ({head})")
+    if config["APP_ENV"] == "production" and url.get_backend_name() == "sqlite":
+        yield Row("database engine", WARNING, "SQLite in production (ALLOW_SQLITE=true)",
+                  "one host and one process writing at a time; PostgreSQL for anything more")
+
+
+def _secret_key(config) -> Iterator[Row]:
+    key = config.get("SECRET_KEY") or ""
+    if config["APP_ENV"] == "development":
+        yield Row("SECRET_KEY", OK, "development: a random key kept under instance/")
+    elif key.lower() in WEAK_KEYS or len(key) < 32 or len(set(key)) < 10:
+        yield Row("SECRET_KEY", FAILURE if config["APP_ENV"] == "production" else WARNING,
+                  f"{len(key)} characters, easy to guess",
+                  "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    else:
+        yield Row("SECRET_KEY", OK, f"{len(key)} characters")
+
+
+def _base_url(config) -> Iterator[Row]:
+    base_url = config["BASE_URL"]
+    if config["APP_ENV"] == "production" and not base_url.startswith("https://"):
+        yield Row("BASE_URL", FAILURE, f"{base_url}: e-mail links and cookies travel unencrypted",
+                  "serve over TLS (deploy/nginx-mailer.conf) and set BASE_URL=https://…")
+    else:
+        yield Row("BASE_URL", OK, base_url)
+
+
+# -- who runs the mailings ----------------------------------------------------
+
+def _scheduler(config) -> Iterator[Row]:
+    if config["SCHEDULER"] == "flask":
+        yield from _crontab_file(config["CRONTAB_FILE"])
+    else:
+        yield from _user_crontab()
+
+
+def _crontab_file(crontab_file: str) -> Iterator[Row]:
+    path = Path(crontab_file)
+    if not _writable_place(path):
+        yield Row("crontab", FAILURE, f"{path} cannot be written",
+                  f"create {path.parent} and let this user write it")
+        return
+    yield Row("crontab", OK, f"{path} (SCHEDULER=flask)")
+    heartbeat = heartbeat_path(path)
+    age = time.time() - heartbeat.stat().st_mtime if heartbeat.exists() else None
+    if age is None or age > SCHEDULER_HEARTBEAT_SECONDS:
+        since = "never seen" if age is None else f"last seen {int(age // 60)} min ago"
+        yield Row("scheduler", FAILURE, f"flask scheduler is not running ({since}): no mailing sends",
+                  "start it: flask scheduler (deploy/mailer-scheduler.service)")
+    else:
+        yield Row("scheduler", OK, f"flask scheduler running (ticked {int(age)} s ago)")
+
+
+def _user_crontab() -> Iterator[Row]:
+    program = shutil.which("crontab")
+    if program is None:
+        yield Row("crontab", FAILURE, "no crontab program", "install cron: apt-get install cron")
+        return
+    listed = subprocess.run([program, "-l"], capture_output=True, text=True, timeout=10)
+    if listed.returncode != 0 and "no crontab" not in listed.stderr.lower():
+        yield Row("crontab", FAILURE, f"crontab -l: {listed.stderr.strip()}",
+                  "let this user use cron (/etc/cron.allow)")
+    else:
+        yield Row("crontab", OK, "this user's crontab (SCHEDULER=cron)")
+    daemons = _running_programs() & {"cron", "crond", "busybox-crond"}
+    if daemons:
+        yield Row("cron daemon", OK, f"{', '.join(sorted(daemons))} running")
+    else:
+        yield Row("cron daemon", FAILURE, "no cron daemon running: no mailing sends",
+                  "systemctl enable --now cron")
+
+
+def _running_programs() -> set[str]:
+    names = set()
+    for status in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            names.add(status.read_text().strip())
+        except OSError:
+            continue
+    return names
+
+
+# -- services -----------------------------------------------------------------
+
+def _mail_server(config) -> Iterator[Row]:
+    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], float(config["MAIL_TIMEOUT"])
+    where = f"{host}:{port}"
+    started = time.monotonic()
+    try:
+        connection = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+                      if config["MAIL_USE_SSL"] else smtplib.SMTP(host, port, timeout=timeout))
+    except smtplib.SMTPConnectError as error:
+        yield _mail_failure(where, error.smtp_code, error.smtp_error)
+        return
+    except (OSError, smtplib.SMTPException) as error:
+        yield Row("mail server", FAILURE, f"{where}: {_network_problem(error, started, timeout)}",
+                  "check MAIL_SERVER and MAIL_PORT, and that the server is running")
+        return
+    try:
+        code, reply = connection.ehlo()
+        if code != 250:
+            yield _mail_failure(where, code, reply)
+            return
+        offers = _offers(connection)
+        if config["MAIL_USE_TLS"]:
+            connection.starttls(context=ssl.create_default_context())
+            connection.ehlo()
+            offers = _offers(connection) + ["TLS in use"]
+        if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
+            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            offers.append("login accepted")
+        yield Row("mail server", OK, f"{where} offers {', '.join(offers) or 'nothing beyond SMTP'}")
+        if not connection.has_extn("8bitmime"):
+            yield Row("mail server 8BITMIME", WARNING, "no 8BITMIME: letters go in 7 bits, a third larger",
+                      "a modern relay (Postfix) offers it")
+    except smtplib.SMTPAuthenticationError as error:
+        yield Row("mail server", FAILURE, f"{where} refused the login: {_reply(error.smtp_code, error.smtp_error)}",
+                  "check MAIL_USERNAME and MAIL_PASSWORD")
+    except smtplib.SMTPResponseException as error:
+        yield _mail_failure(where, error.smtp_code, error.smtp_error)
+    except (OSError, smtplib.SMTPException) as error:
+        yield Row("mail server", FAILURE, f"{where}: {_network_problem(error, started, timeout)}",
+                  "check the server; MAIL_TIMEOUT is the most any step waits")
+    finally:
+        try:
+            connection.close()
+        except OSError:
+            pass
+
+
+def _offers(connection: smtplib.SMTP) -> list[str]:
+    names = ("starttls", "auth", "8bitmime", "smtputf8", "size", "pipelining")
+    found = []
+    for name in names:
+        if connection.has_extn(name):
+            value = connection.esmtp_features.get(name, "").strip()
+            found.append(f"{name.upper()} {value}".strip())
+    return found
+
+
+def _mail_failure(where: str, code: int, reply) -> Row:
+    if code == -1:
+        return Row("mail server", FAILURE, f"{where} answered something that is not SMTP: "
+                   f"{_reply(0, reply)[:120]!r}", "MAIL_PORT points at another kind of server")
+    return Row("mail server", FAILURE, f"{where} refused us: {_reply(code, reply)}",
+               "check MAIL_SERVER, MAIL_PORT and that this host may relay")
+
+
+def _reply(code: int, reply) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    text = " ".join(text.split())
+    return f"{code} {text}" if code and code > 0 else text
+
+
+def _network_problem(error: BaseException, started: float, timeout: float) -> str:
+    if isinstance(error, (socket.timeout, TimeoutError)) or "timed out" in str(error):
+        return f"no answer within {timeout:g} s (MAIL_TIMEOUT)"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    return _first_line(error) or type(error).__name__
+
+
+def _redis(config) -> Iterator[Row]:
+    url = config.get("REDIS_URL")
+    if not url:
+        detail = "not set: cache and rate limits live in each process"
+        yield Row("Redis", WARNING if config["APP_ENV"] == "production" else OK, detail,
+                  "set REDIS_URL so that several workers share rate limits" if config["APP_ENV"] == "production"
+                  else "")
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        yield Row("Redis", FAILURE, f"{_safe_url(url)}: {_first_line(error)}", "check REDIS_URL and the Redis server")
+    else:
+        yield Row("Redis", OK, _safe_url(url))
+
+
+def _directories(config) -> Iterator[Row]:
+    places: list[tuple[str, Path]] = [
+        ("SCRIPTS_DIR", Path(config["SCRIPTS_DIR"])), ("CRON_LOG", Path(config["CRON_LOG"]).parent),
+        ("UPLOAD_FOLDER", Path(config["UPLOAD_FOLDER"]))]
+    for name, path in places:
+        if _writable_place(path / ".probe"):
+            yield Row(name, OK, f"{path} writable")
+        else:
+            yield Row(name, FAILURE, f"{path} cannot be written", "create it and let this user write it")
+
+
+def _writable_place(path: Path) -> bool:
+    """Whether ``path`` can be written: it is writable, or its nearest existing folder is."""
+    if path.exists():
+        return os.access(path, os.W_OK)
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+
+
+def failed(rows: list[Row]) -> bool:
+    return any(row.status == FAILURE for row in rows)
+
+
+def render(rows: list[Row], only_problems: bool = False,
+           style: Callable[[str, str], str] = lambda text, status: text) -> Iterator[str]:
+    width = max((len(row.check) for row in rows), default=0)
+    for row in rows:
+        if only_problems and row.status == OK:
+            continue
+        line = f"{style(row.status.ljust(7), row.status)}  {row.check.ljust(width)}  {row.seen}"
+        yield line + (f"\n{' ' * (11 + width)}fix: {row.fix}" if row.fix and row.status != OK else "")
