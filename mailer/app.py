@@ -6,6 +6,7 @@ from flask import Flask, current_app, has_request_context, render_template, requ
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from mailer import config as settings
@@ -22,6 +23,10 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check(values)
     app.config.update(values)
     app.config["TESTING"] = app.config["APP_ENV"] == "testing"
+    if app.config["PROXY_HOPS"]:
+        # Behind nginx every request comes from 127.0.0.1: rate limits would be shared by all.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
@@ -69,7 +74,8 @@ def register_extensions(app: Flask) -> None:
     from mailer.models import User
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR), render_as_batch=True,
+                     compare_type=True)
     csrf.init_app(app)
     cache.init_app(app)
     mail.init_app(app)

@@ -15,8 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_PATH = PROJECT_ROOT / "instance"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (site-packages once installed)
+# Where instance/ (SQLite, logs, uploads, the sink) and scripts/ live: the checkout, or, for an
+# install with `pip install .`, MAILER_HOME (set in the environment, e.g. /var/lib/mailer).
+MAILER_HOME = Path(os.environ.get("MAILER_HOME") or PROJECT_ROOT).resolve()
+INSTANCE_PATH = MAILER_HOME / "instance"
+_CHECKOUT_MIGRATIONS = PROJECT_ROOT / "migrations"
+# In a checkout the migrations sit beside the package; a wheel carries them inside it.
+MIGRATIONS_DIR = _CHECKOUT_MIGRATIONS if (PROJECT_ROOT / "wsgi.py").is_file() \
+    and (_CHECKOUT_MIGRATIONS / "env.py").is_file() else Path(__file__).resolve().parent / "migrations"
 LANGUAGES = ("ru", "en")
 ENVIRONMENTS = ("development", "production", "testing")
 SCHEDULERS = ("cron", "flask")  # system cron runs the user's crontab; `flask scheduler` runs CRONTAB_FILE
@@ -38,7 +45,7 @@ def load_env_file() -> None:
 
 def env_file_path() -> str | None:
     """The env file settings come from (absolute, so cron scripts can bake it in); None if off."""
-    env_file = os.environ.get("MAILER_ENV_FILE", str(PROJECT_ROOT / ".env"))
+    env_file = os.environ.get("MAILER_ENV_FILE", str(MAILER_HOME / ".env"))
     return os.path.abspath(env_file) if env_file else None
 
 
@@ -72,12 +79,12 @@ def _dev_secret_key() -> str:
 
 
 def _path(name: str, default: Path) -> str:
-    """A path setting; relative paths are taken from the project's root."""
+    """A path setting; relative paths are taken from MAILER_HOME (the checkout by default)."""
     value = os.environ.get(name) or ""
     if not value:
         return str(default)
     path = Path(value)
-    return str(path if path.is_absolute() else PROJECT_ROOT / path)
+    return str(path if path.is_absolute() else MAILER_HOME / path)
 
 
 def _delays(name: str, default: str) -> tuple[float, ...]:
@@ -144,10 +151,11 @@ def settings_from_env() -> dict:
         "ALLOW_SQLITE": _flag("ALLOW_SQLITE"),
         "MAILER_INSTANCE": os.environ.get("MAILER_INSTANCE", "default"),
         "MAILER_ENV_FILE": env_file_path(),
-        "SCRIPTS_DIR": _path("SCRIPTS_DIR", PROJECT_ROOT / "scripts"),
+        "SCRIPTS_DIR": _path("SCRIPTS_DIR", MAILER_HOME / "scripts"),
         "CRON_LOG": _path("CRON_LOG", INSTANCE_PATH / "logs" / "cron.log"),
         "CRON_PYTHON": os.environ.get("CRON_PYTHON") or None,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+        "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": https,
@@ -197,6 +205,9 @@ def check(config: dict) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.get("MAILER_INSTANCE") or ""):
         raise ConfigError("MAILER_INSTANCE must be letters, digits, '.', '_' or '-' (it names "
                           "this install in its crontab lines)")
+    if not 0 <= config["PROXY_HOPS"] <= 5:
+        raise ConfigError(f"PROXY_HOPS is the number of proxies in front of the app, such as 1 "
+                          f"for nginx, got {config['PROXY_HOPS']}")
     if config["MAX_IMAGE_MB"] < 1:
         raise ConfigError("MAX_IMAGE_MB must be at least 1")
     if config["MAILING_SMTP_TIMEOUT"] <= 0:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
-from mailer.config import PROJECT_ROOT
+from mailer.config import MIGRATIONS_DIR
 from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
@@ -61,7 +61,7 @@ def _database(config) -> Iterator[Row]:
         yield Row("database", FAILURE, f"{where}: {_first_line(error)}",
                   "check DATABASE_URL and that the database server is running")
         return
-    head = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     if current != head:
         yield Row("database", FAILURE, f"{where}: schema at {current or 'nothing'}, code at {head}",
                   "run: flask db upgrade")

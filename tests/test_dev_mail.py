@@ -95,6 +95,17 @@ def test_dev_mail_answers_only_a_browser_on_this_machine(make_app, maildir_sink)
     assert client.get("/dev/mail/", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
 
 
+def test_behind_a_proxy_the_visitor_is_who_the_proxy_says(make_app, maildir_sink):
+    """With PROXY_HOPS=1 (nginx) a visitor from afar is not taken for the proxy on loopback."""
+    controller, directory = maildir_sink
+    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory),
+                   PROXY_HOPS=1)
+    client = app.test_client()
+
+    assert client.get("/dev/mail/", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
+    assert client.get("/dev/mail/", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+
+
 def test_flask_mail_sink_command_stores_what_it_receives(tmp_path):
     port = free_port()
     env = {**os.environ, "MAILER_ENV_FILE": "", "APP_ENV": "testing", "SECRET_KEY": "k",

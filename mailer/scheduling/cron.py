@@ -112,7 +112,7 @@ class CronConfig:
             instance=config.get("MAILER_INSTANCE") or "default",
             python=_absolute(config.get("CRON_PYTHON") or sys.executable),
             project_root=_absolute(root),
-            scripts_dir=_absolute(config.get("SCRIPTS_DIR") or Path(root) / "scripts"),
+            scripts_dir=_absolute(config.get("SCRIPTS_DIR") or settings.MAILER_HOME / "scripts"),
             log_file=_absolute(config.get("CRON_LOG") or Path(instance_path) / "logs" / "cron.log"),
             env_file=_absolute(env_file) if env_file else None,
         )
