@@ -63,11 +63,9 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str | None:
-    if not has_request_context():
-        return None
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.timezone
-    return None
+    return current_app.config["DEFAULT_TIMEZONE"]  # visitors see the deployment's own zone
 
 
 def register_extensions(app: Flask) -> None:

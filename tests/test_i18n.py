@@ -111,7 +111,8 @@ def test_every_message_has_a_russian_translation():
 def test_catalogs_are_up_to_date_with_the_code(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-                    "-k", "_l", "-k", "lazy_gettext", "--no-location", "-o", str(pot), "."],
+                    "-k", "_l", "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "--no-location",
+                    "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True)
     with open(pot, "rb") as file:
         in_code = {m.id for m in read_po(file) if m.id}

@@ -1,4 +1,4 @@
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from mailer.config import LANGUAGES
@@ -11,13 +11,21 @@ from mailer.navigation import safe_next_url
 @bp.route("/")
 @page_cache.for_visitors("home", services.POSTS_SECONDS)
 def index():
-    own = services.figures(current_user) if current_user.is_authenticated else None
+    # Managers own no mailings: their home shows the service's figures only.
+    own = services.figures(current_user) \
+        if current_user.is_authenticated and not current_user.is_manager else None
     return render_template(
         "main/index.html",
         figures=services.home_figures(),
         own_figures=own,
         posts=services.home_posts(),
     )
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and feed readers ask for it whatever the page links to (the admin's pages too)."""
+    return current_app.send_static_file("favicon.svg"), 200, {"Cache-Control": "public, max-age=604800"}
 
 
 @bp.route("/healthz")

@@ -1,6 +1,7 @@
 from collections import Counter
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -33,7 +34,7 @@ class AttemptFilterForm(FlaskForm):
         validators=[Optional()],
     )
     date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_to = DateField(lazy_pgettext("last day of a date range", "To"), validators=[Optional()])
 
     def set_mailings(self, mailings, with_owner: bool) -> None:
         subjects = Counter(m.subject for m in mailings)

@@ -1,0 +1,81 @@
+"""Details the page checks found (W3C Nu checker, axe-core, a reading of every page), each
+with its regression test."""
+import re
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+
+from mailer.models import Message, Post, Role
+
+
+class _Headers(HTMLParser):
+    """The text of each table header cell, hidden text included."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.cells: list[str] = []
+        self._open = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "th":
+            self._open = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "th":
+            self._open = False
+
+    def handle_data(self, data):
+        if self._open:
+            self.cells[-1] += data
+
+
+def test_the_favicon_is_there_for_every_page(client):
+    icon = client.get("/favicon.ico")
+
+    assert icon.status_code == 200 and icon.content_type.startswith("image/svg+xml")
+    assert b"<svg" in icon.data
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/auth/login").get_data(as_text=True)
+
+
+def test_no_table_header_is_empty(client, db, make_user, auth):
+    owner = make_user(email="user@example.com")
+    db.session.add(Message(owner=owner, subject="News", body="Hello"))
+    db.session.commit()
+    auth.login()
+
+    cells = _Headers(client.get("/messages/").get_data(as_text=True)).cells
+
+    assert cells and all(cell.strip() for cell in cells), cells
+
+
+def test_publication_times_are_valid_html_and_in_the_deployments_zone_for_visitors(make_app, db):
+    app = make_app(DEFAULT_TIMEZONE="Asia/Vladivostok")
+    db.session.add(Post(title="Late news", body="Text",
+                        published_at=datetime(2026, 3, 10, 22, 30, 15, 123456, tzinfo=timezone.utc)))
+    db.session.commit()
+
+    page = app.test_client().get("/blog/").get_data(as_text=True)
+
+    (stamp,) = re.findall(r'<time datetime="([^"]+)"', page)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00)?", stamp), "no fractions of a second"
+    assert "Mar 11, 2026" in page, "22:30 UTC is already the 11th in Vladivostok"
+
+
+def test_a_managers_home_shows_the_service_not_mailings_of_their_own(client, make_user, auth):
+    make_user(email="boss@example.com", role=Role.MANAGER)
+    auth.login("boss@example.com")
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "Your mailings" not in page and "The service in figures" in page
+
+
+def test_the_reports_date_range_reads_from_and_to_in_russian(client, make_user, auth):
+    make_user(email="user@example.com", language="ru")
+    auth.login()
+
+    page = client.get("/attempts/").get_data(as_text=True)
+
+    assert re.search(r"<label[^>]*>По</label>", page)
+    assert not re.search(r"<label[^>]*>Кому</label>", page), "“to whom” is the e-mail's To, not a date"
