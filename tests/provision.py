@@ -185,6 +185,11 @@ def chromium_path() -> str:
     return os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
 
 
+def java_path() -> str:
+    """The Java that runs the W3C Nu HTML checker (the vnu jar comes with requirements-dev)."""
+    return os.environ.get("TEST_JAVA") or shutil.which("java") or "java"
+
+
 def redis_server_path() -> str:
     return os.environ.get("TEST_REDIS_SERVER") or shutil.which("redis-server") or "redis-server"
 
@@ -350,6 +355,9 @@ NEEDS = (
     Need("Chromium", lambda: _program_problem(chromium_path()), ("chromium",),
          "install Debian's chromium, or set TEST_CHROMIUM to a Chromium binary", fixture="browser",
          variable="TEST_CHROMIUM"),
+    Need("Java", lambda: _program_problem(java_path()), ("default-jre-headless",),
+         "install Debian's default-jre-headless (the W3C Nu HTML checker runs on it), or set "
+         "TEST_JAVA to a java binary", fixture="html_checker", variable="TEST_JAVA"),
 )
 
 

@@ -1,4 +1,5 @@
 """Mailings: create/edit/delete, schedule shown in the user's zone, status changes, scoping."""
+import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -348,3 +349,16 @@ def test_edit_that_leaves_no_send_time_is_refused(client, db, owner, material):
     assert "No send time is left before the end" in page
     db.session.expire_all()
     assert mailing.end_at == start + timedelta(days=30)
+
+
+def test_a_new_mailing_starts_with_no_message_chosen(client, db, owner, material):
+    """A required select begins on an empty option: nobody sends a message they did not pick."""
+    message, clients = material
+
+    form = client.get("/mailings/new").get_data(as_text=True)
+    refused = create(client, form_data(message, clients, message_id="")).get_data(as_text=True)
+
+    options = re.findall(r"<option[^>]*>[^<]*</option>", form.split('id="message_id"')[1].split("</select>")[0])
+    assert options[0] == '<option selected value="">Choose a message</option>'
+    assert any(f'value="{message.id}"' in option and "selected" not in option for option in options[1:])
+    assert refused.count("Choose one of your messages.") == 1 and "coerce" not in refused

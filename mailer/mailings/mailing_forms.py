@@ -14,9 +14,14 @@ FREQUENCY_LABELS = {
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
+def _id_or_none(value) -> int | None:
+    """A row id from the form; the empty first option (no message chosen yet) is None."""
+    return None if value in ("", None) else int(value)
+
+
 class MailingForm(FlaskForm):
     message_id = SelectField(
-        _l("Message"), coerce=int, validate_choice=False,
+        _l("Message"), coerce=_id_or_none, validate_choice=False,
         validators=[InputRequired(message=_l("Choose one of your messages."))],
     )
     client_ids = SelectMultipleField(_l("Clients"), coerce=int, validate_choice=False,

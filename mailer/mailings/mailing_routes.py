@@ -29,7 +29,11 @@ def list_mailings():
 
 def _choices(form: MailingForm, selected_client_ids: list[int]) -> None:
     messages = db.session.scalars(owned(Message, current_user).order_by(Message.subject))
-    form.message_id.choices = [SelectChoice(m.id, m.subject) for m in messages]
+    # A required select starts on an empty option (HTML: the first option of a required
+    # select may not be a real choice), so nobody sends a message they did not pick.
+    form.message_id.choices = [SelectChoice("", _("Choose a message")),
+                               *(SelectChoice(m.id, m.subject) for m in messages)]
+    form.has_messages = len(form.message_id.choices) > 1
     chosen = []
     possible = [client_id for client_id in selected_client_ids if is_row_id(client_id)]
     if possible:

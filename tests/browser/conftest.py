@@ -108,10 +108,10 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def new_tab(browser, live_server, viewport=None, **options):
+def new_tab(browser, live_server, viewport=None, locale="en-US", **options):
     """A tab in a browser context of its own (its own cookies), desktop-sized unless told."""
     context = browser.new_context(base_url=live_server, viewport=viewport or {"width": 1280, "height": 900},
-                                  locale="en-US", **options)
+                                  locale=locale, **options)
     context.set_default_timeout(10_000)
     return context.new_page()
 

@@ -154,6 +154,7 @@ def test_newcomer_registers_imports_clients_and_sends_a_personal_mailing(
     page.get_by_role("link", name=t("New mailing")).first.click()
     assert zone in page.locator("main form").inner_text()
     start = datetime.now(ZoneInfo(zone)).replace(second=0, microsecond=0)
+    page.get_by_label(t("Message"), exact=True).select_option(label=subject)
     page.get_by_label(t("Send to all my clients")).check()
     page.get_by_label(t("Start"), exact=True).fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label(t("End"), exact=True).fill((start + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
