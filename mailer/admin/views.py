@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import abort, flash, request, url_for
+from flask import abort, flash, request
 from flask_admin import AdminIndexView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
@@ -116,10 +116,10 @@ class ServiceModelView(AccessMixin, ModelView):
     column_type_formatters = TYPE_FORMATTERS
     # Service error field → form field, where their names differ.
     error_fields: dict[str, str] = {}
-
-    @property
-    def extra_js(self) -> list[str]:
-        return [url_for("static", filename="js/admin.js")]
+    # Flask-Admin's pages made valid and accessible (templates/admin/).
+    list_template = "admin/mailer_list.html"
+    create_template = "admin/mailer_create.html"
+    edit_template = "admin/mailer_edit.html"
 
     def get_one(self, id):
         """The row with this id (from the URL or a delete form); None for one that names no row."""
@@ -375,6 +375,9 @@ class MailingView(ServiceModelView):
         "message_id": "message", "client_ids": "recipients",
         "start_at": "start_local", "end_at": "end_local",
     }
+    # The pickers' inputs are text, not hidden (Select2 hides them either way): a label may
+    # only name a control that is not hidden (the Nu checker).
+    form_widget_args = {name: {"type": "text"} for name in ("owner", "message", "recipients")}
 
     def __init__(self, *args, **kwargs):
         self.form_ajax_refs = {

@@ -1,6 +1,6 @@
 """Every page state of every role, judged by tools nobody here wrote: the W3C Nu HTML checker
 (0 errors) and axe-core in Chromium (0 violations), in English and Russian, at desktop and phone
-widths, and with forms sent empty. New pages join PAGES (tests/browser/test_pages.py) and are
+widths, and with forms sent empty; and nothing on them breaks the Content-Security-Policy. New pages join PAGES (tests/browser/test_pages.py) and are
 judged with the rest."""
 from __future__ import annotations
 
@@ -73,6 +73,8 @@ def _judge(browser, live_server, db, ids, role, language, pages, forms, tmp_path
     for viewport in ({"width": 1280, "height": 900}, PHONE):
         page = new_tab(browser, live_server, viewport, locale="ru-RU" if language == "ru" else "en-US")
         page.on("dialog", lambda dialog: dialog.accept())  # destructive forms ask first
+        page.on("console", lambda message: problems.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
         if role in SIGN_IN:
             sign_in(page, SIGN_IN[role])
         desktop = viewport["width"] > PHONE["width"]
