@@ -20,12 +20,12 @@ def _anyone(user) -> bool:
     return True
 
 
-def _signed_in(user) -> bool:
-    return user.is_authenticated
-
-
 def _owner_of_mailings(user) -> bool:
-    return user.is_authenticated and not user.is_manager
+    return user.is_authenticated and user.has_workspace
+
+
+def _reader_of_reports(user) -> bool:
+    return user.is_authenticated and not user.is_content_manager
 
 
 def _manager(user) -> bool:
@@ -41,7 +41,7 @@ MENU = (
     MenuEntry("mailings.list_mailings", _l("Mailings"), _owner_of_mailings),
     MenuEntry("mailings.list_clients", _l("Clients"), _owner_of_mailings),
     MenuEntry("mailings.list_messages", _l("Messages"), _owner_of_mailings),
-    MenuEntry("reports.list_attempts", _l("Reports"), _signed_in),
+    MenuEntry("reports.list_attempts", _l("Reports"), _reader_of_reports),
     MenuEntry("manager.list_mailings", _l("All mailings"), _manager),
     MenuEntry("manager.list_users", _l("Users"), _manager),
     MenuEntry("blog.index", _l("Blog"), _anyone),

@@ -153,6 +153,12 @@ class User(UserMixin, db.Model):
         return self.role is Role.CONTENT_MANAGER
 
     @property
+    def has_workspace(self) -> bool:
+        """Clients, messages, mailings and their reports are a user's: managers oversee them
+        (the manager pages) and content managers work only in the admin, on the blog."""
+        return self.role is Role.USER
+
+    @property
     def is_staff(self) -> bool:
         """Staff may open the admin panel (content managers and superusers)."""
         return self.is_superuser or self.role is Role.CONTENT_MANAGER

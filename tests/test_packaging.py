@@ -32,7 +32,7 @@ def test_an_installed_mailer_migrates_serves_both_languages_and_keeps_its_data_i
         installed, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "mailer.env").write_text("DEFAULT_LANGUAGE=ru\n")
+    (home / "mailer.env").write_text("APP_ENV=development\nDEFAULT_LANGUAGE=ru\n")
 
     upgraded = run(installed, home, "db", "upgrade")
     served = run(installed, home, code=(
@@ -41,6 +41,15 @@ def test_an_installed_mailer_migrates_serves_both_languages_and_keeps_its_data_i
         "print(c.get('/auth/login', headers={'Accept-Language': 'ru'}).get_data(as_text=True)); "
         "print('css', c.get('/static/css/app.css').status_code)"))
     commands = run(installed, home, "--help")
+    # A cron line's script, run as cron runs it: with an empty environment.
+    written = run(installed, home, code=(
+        "from mailer.config import settings_from_env; from mailer.scheduling import cron; "
+        "config = cron.CronConfig.from_config(settings_from_env()); "
+        "print(cron.script_text(config, 99))"))
+    script = home / "99_script.py"
+    script.write_text(written.stdout)
+    by_cron = subprocess.run([sys.executable, str(script)], cwd="/", env={"PATH": "/usr/bin:/bin",
+                             "PYTHONPATH": str(installed)}, capture_output=True, text=True, timeout=120)
 
     assert upgraded.returncode == 0, upgraded.stderr
     assert (home / "instance" / "mailer.db").exists(), "the database is under MAILER_HOME"
@@ -50,4 +59,6 @@ def test_an_installed_mailer_migrates_serves_both_languages_and_keeps_its_data_i
     assert "css 200" in served.stdout
     for command in ("doctor", "db", "cron", "scheduler", "force-mail", "seed", "users"):
         assert command in commands.stdout
+    assert by_cron.returncode == 2 and "mailing 99 does not exist" in by_cron.stdout + by_cron.stderr, \
+        "the script found MAILER_HOME's database with nothing but what it holds itself"
     assert not (installed / "instance").exists() and not (installed / "scripts").exists()

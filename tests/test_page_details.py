@@ -79,3 +79,26 @@ def test_the_reports_date_range_reads_from_and_to_in_russian(client, make_user, 
 
     assert re.search(r"<label[^>]*>По</label>", page)
     assert not re.search(r"<label[^>]*>Кому</label>", page), "“to whom” is the e-mail's To, not a date"
+
+
+def test_a_mailing_sending_right_now_says_so(client, db, make_user, auth):
+    """Its last send under way, it said "No sends are scheduled", as if nothing were happening."""
+    from datetime import timedelta
+
+    from mailer.models import Attempt, AttemptStatus, Frequency, MailingStatus
+    from tests.workspace import make_mailing
+
+    owner = make_user(email="user@example.com")
+    started = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=2)
+    mailing = make_mailing(db, owner, status=MailingStatus.RUNNING, start=started, days=1,
+                           frequency=Frequency.DAILY)
+    mailing.end_at = started + timedelta(minutes=1)
+    db.session.add(Attempt(mailing=mailing, occurrence_at=started, started_at=started,
+                           status=AttemptStatus.SENDING))
+    db.session.commit()
+    auth.login()
+
+    page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
+
+    assert "Sending now: the send of" in page and "No later send is scheduled." in page
+    assert "No sends are scheduled." not in page

@@ -20,16 +20,16 @@ OK = {200}
 # What a role gets on a GET of a route of each blueprint ("own" = the owner's objects in the URL).
 EXPECTED_GET = {
     "mailings": {"anonymous": SIGN_IN, "owner": OK, "other": {404}, "manager": {403},
-                 "content_manager": {404}, "superuser": {404}},
+                 "content_manager": {403}, "superuser": {404}},
     "manager": {"anonymous": SIGN_IN, "owner": {403}, "other": {403}, "manager": OK,
                 "content_manager": {403}, "superuser": OK},
     "reports": {"anonymous": SIGN_IN, "owner": OK, "other": OK, "manager": OK,
-                "content_manager": OK, "superuser": OK},
+                "content_manager": {403}, "superuser": OK},
     "admin": {"anonymous": {403}, "owner": {403}, "other": {403}, "manager": {403},
               "content_manager": None, "superuser": OK},
 }
 # Lists (no id in the URL) are everyone's own view, so "other" sees their own (empty) list.
-LIST_ROLES_OK = {"other", "content_manager", "superuser"}
+LIST_ROLES_OK = {"other", "superuser"}
 
 
 @pytest.fixture

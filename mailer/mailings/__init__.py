@@ -13,8 +13,8 @@ bp = Blueprint("mailings", __name__)
 @bp.before_request
 @login_required
 def owners_only():
-    """Managers oversee but never edit: the workspace is not theirs."""
-    if current_user.is_manager:
+    """Managers oversee but never edit, content managers keep to the admin: not theirs."""
+    if not current_user.has_workspace:
         abort(403)
 
 

@@ -9,7 +9,7 @@ from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
 from mailer.mailings.errors import WorkspaceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
-from mailer.models import Client, Mailing, Message, is_row_id
+from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id
 from mailer.ownership import own_or_404, owned
 from mailer.reports.services import mailing_stats
 
@@ -117,6 +117,7 @@ def show_mailing(mailing_id: int):
         "mailings/mailings/detail.html",
         mailing=mailing,
         next_times=services.next_send_times(mailing),
+        sending_now=next((a for a in attempts if a.status is AttemptStatus.SENDING), None),
         attempts=attempts,
         can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
         client_count=services.client_counts([mailing]).get(mailing.id, 0),

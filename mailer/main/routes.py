@@ -11,9 +11,9 @@ from mailer.navigation import safe_next_url
 @bp.route("/")
 @page_cache.for_visitors("home", services.POSTS_SECONDS)
 def index():
-    # Managers own no mailings: their home shows the service's figures only.
+    # Managers and content managers own no mailings: their home shows the service's figures.
     own = services.figures(current_user) \
-        if current_user.is_authenticated and not current_user.is_manager else None
+        if current_user.is_authenticated and current_user.has_workspace else None
     return render_template(
         "main/index.html",
         figures=services.home_figures(),
