@@ -164,6 +164,7 @@ def register_template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
     from mailer.menu import menu_items
+    from mailer.reports.replies import attempt_summary, delivery_summary
 
     def format_day_month(day) -> str:
         """"Oct 25" in English, "25 окт." in Russian: the locale orders the parts."""
@@ -171,7 +172,8 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters.update(
         format_number=format_decimal, format_datetime=format_datetime, format_date=format_date,
-        format_day_month=format_day_month,
+        format_day_month=format_day_month, attempt_summary=attempt_summary,
+        delivery_summary=delivery_summary,
     )
 
     @app.context_processor

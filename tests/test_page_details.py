@@ -102,3 +102,41 @@ def test_a_mailing_sending_right_now_says_so(client, db, make_user, auth):
 
     assert "Sending now: the send of" in page and "No later send is scheduled." in page
     assert "No sends are scheduled." not in page
+
+
+def test_replies_read_in_the_users_language_beside_the_servers_own_words(client, db, make_user, auth):
+    """The recorded replies are English (the server's, or the run's own): a Russian reader gets
+    what they mean in Russian, with the reply itself kept beside it."""
+    import sqlalchemy as sa
+
+    from mailer.models import Attempt, AttemptStatus, Client, Delivery, DeliveryStatus
+    from tests.workspace import make_mailing
+
+    owner = make_user(email="user@example.com", language="ru")
+    mailing = make_mailing(db, owner, clients=2)
+    started = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    stopped = Attempt(mailing=mailing, occurrence_at=started, started_at=started, status=AttemptStatus.PARTIAL,
+                      sent_count=1, failed_count=1,
+                      server_response="Stopped: the mail server stayed unreachable after 3 tries: "
+                                      "connection refused. Not reached: 1.")
+    db.session.add(stopped)
+    db.session.flush()
+    first, second = db.session.scalars(sa.select(Client.id).order_by(Client.id)).all()
+    db.session.add_all([
+        Delivery(attempt_id=stopped.id, client_id=first, email="a@example.com",
+                 status=DeliveryStatus.SENT, smtp_code=250, server_reply="250 2.0.0 Ok: queued as 4F2"),
+        Delivery(attempt_id=stopped.id, client_id=second, email="b@example.com",
+                 status=DeliveryStatus.FAILED, smtp_code=550,
+                 server_reply="550 5.1.1 <b@example.com>: Recipient address rejected: User unknown"),
+    ])
+    db.session.commit()
+    auth.login()
+
+    detail = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
+    attempt = client.get(f"/mailings/{mailing.id}/attempts/{stopped.id}").get_data(as_text=True)
+
+    for page in (detail, attempt):
+        assert "остановлено: почтовый сервер недоступен" in page
+        assert "Stopped: the mail server stayed unreachable after 3 tries" in page, "the words as recorded"
+    assert "отказ: нет такого ящика" in attempt and "550 5.1.1 &lt;b@example.com&gt;" in attempt
+    assert "принято почтовым сервером" in attempt and "250 2.0.0 Ok: queued as 4F2" in attempt

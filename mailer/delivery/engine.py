@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from mailer import schedule
-from mailer.delivery import compose
+from mailer.delivery import compose, reasons
 from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
 from mailer.extensions import db
 from mailer.message_template import TemplateProblem
@@ -264,7 +264,7 @@ class _Progress:
         self.last_commit = time.monotonic()
         refusal = _why_not_sending(self.mailing_id)
         if refusal:
-            raise _NotSending(f"the mailing {refusal} now")
+            raise _NotSending(f"{reasons.NO_LONGER_SENDING}{refusal} now")
 
 
 def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
@@ -274,7 +274,7 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
     try:
         letter = compose.prepare(mailing)
     except TemplateProblem as problem:
-        return _finish(mailing.id, attempt_id, f"the message cannot be rendered ({problem})")
+        return _finish(mailing.id, attempt_id, f"{reasons.NOT_RENDERED} ({problem})")
     progress = _Progress(attempt_id, runner, mailing.id, config["MAILING_BATCH_SIZE"],
                          config["MAILING_LEASE_SECONDS"] / 3)
     session = SmtpSession(SmtpSettings.from_config(config), sleep=sleep)
@@ -333,17 +333,17 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
     not_reached = count_unserved(mailing_id, attempt_id) if stopped else 0
     if stopped:
         status = AttemptStatus.PARTIAL if sent else AttemptStatus.FAILURE
-        response = f"Stopped: {stopped}."
+        response = f"{reasons.STOPPED}{stopped}."
         if not_reached:
             response += f" Not reached: {not_reached}."
     elif failed == 0:
         status = AttemptStatus.SUCCESS
         response = (progress.last_sent_reply if progress and progress.last_sent_reply
-                    else "Nothing to send: no subscribed clients." if sent == 0 else "")
+                    else reasons.NOTHING_TO_SEND if sent == 0 else "")
     else:
         status = AttemptStatus.FAILURE if sent == 0 else AttemptStatus.PARTIAL
-        response = f"Refused: {failed}. Last refusal: {progress.last_failed_reply}" \
-            if progress and progress.last_failed_reply else f"Refused: {failed}."
+        response = f"{reasons.REFUSED}{failed}. Last refusal: {progress.last_failed_reply}" \
+            if progress and progress.last_failed_reply else f"{reasons.REFUSED}{failed}."
     db.session.execute(
         sa.update(Attempt).where(Attempt.id == attempt_id).values(
             status=status, sent_count=sent, failed_count=failed, server_response=response,

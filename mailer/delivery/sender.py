@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Callable
 
+from mailer.delivery import reasons
+
 
 @dataclass(frozen=True)
 class SmtpSettings:
@@ -91,8 +93,7 @@ def _text(code: int, reply: bytes | str) -> str:
 
 
 def _garbage(code: int, reply: bytes | str) -> ServerUnavailable:
-    return ServerUnavailable(f"the mail server answered something that is not SMTP: "
-                             f"{_text(0, reply)[:300]!r}")
+    return ServerUnavailable(f"{reasons.NOT_SMTP}: {_text(0, reply)[:300]!r}")
 
 
 @dataclass
@@ -127,7 +128,7 @@ class SmtpSession:
                 connection.login(s.username, s.password)
         except smtplib.SMTPAuthenticationError as error:
             _close(connection)
-            raise ServerUnavailable(f"the mail server refused our login: "
+            raise ServerUnavailable(f"{reasons.LOGIN_REFUSED}: "
                                     f"{_text(error.smtp_code, error.smtp_error)}") from None
         except smtplib.SMTPResponseException as error:
             _close(connection)
@@ -186,7 +187,7 @@ class SmtpSession:
                 reason = _describe(error)
                 if failures >= len(self.settings.retry_delays):
                     raise ServerUnavailable(
-                        f"the mail server stayed unreachable after {failures + 1} tries: {reason}"
+                        f"{reasons.UNREACHABLE} after {failures + 1} tries: {reason}"
                     ) from None
                 self.sleep(self.settings.retry_delays[failures])
                 failures += 1
@@ -197,12 +198,10 @@ class SmtpSession:
         if " " in recipient or not recipient.isprintable():  # any other space is unprintable
             # Saved addresses are validated; one that slipped into the database another way
             # must not smuggle SMTP commands onto the line.
-            return SendOutcome(False, None, "not sent: the address holds spaces or control characters",
-                               refused_by_us=True)
+            return SendOutcome(False, None, reasons.ADDRESS_UNSENDABLE, refused_by_us=True)
         if not recipient.isascii():
             if not connection.has_extn("smtputf8"):
-                return SendOutcome(False, None, "not sent: the mail server does not take "
-                                   "international addresses (no SMTPUTF8)", refused_by_us=True)
+                return SendOutcome(False, None, reasons.NO_SMTPUTF8, refused_by_us=True)
             options = ["SMTPUTF8"]
         if not payload.isascii() and connection.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")  # RFC 6152: say so before sending 8-bit text
@@ -249,8 +248,7 @@ class SmtpSession:
             self._after_refusal(connection, code, reply)
             if 400 <= code < 500:
                 raise _Reconnect(_text(code, reply))
-            raise ServerUnavailable(f"the mail server refused our sender address: "
-                                    f"{_text(code, reply)}")
+            raise ServerUnavailable(f"{reasons.SENDER_REFUSED}: {_text(code, reply)}")
 
     def _refused(self, connection: smtplib.SMTP, code: int, reply) -> SendOutcome:
         self._after_refusal(connection, code, reply)

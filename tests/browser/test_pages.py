@@ -66,7 +66,9 @@ def workspace(db, make_user):
                       status=AttemptStatus.PARTIAL)
     post = Post(author=owner, title="Five habits of good newsletters", body="Text " * 200,
                 published_at=started)
-    db.session.add_all([attempt, post])
+    illustrated = Post(author=owner, title="Our new bakery", body="Pictures " * 50, image="bakery.png",
+                       published_at=started - timedelta(hours=1))  # the blog list's card with a picture
+    db.session.add_all([attempt, post, illustrated])
     db.session.commit()
     return {"mailing": mailing.id, "attempt": attempt.id, "message": mailing.message_id,
             "post": post.id, "client": db.session.scalar(sa.select(Client.id).order_by(Client.id))}
