@@ -29,12 +29,18 @@ def maildir_sink(tmp_path):
     controller.stop()
 
 
-def test_dev_mail_page_shows_the_verification_mail_with_its_link(make_app, maildir_sink):
+def registered_in_development(make_app, maildir_sink):
+    """A development app's test client, after a sign-up whose verification mail the sink caught."""
     controller, directory = maildir_sink
     app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory))
     client = app.test_client()
     submit(client, "/auth/register", {"email": "new@example.com", "full_name": "New Person",
                                       "password": "password123", "password2": "password123"})
+    return client
+
+
+def test_dev_mail_page_shows_the_verification_mail_with_its_link(make_app, maildir_sink):
+    client = registered_in_development(make_app, maildir_sink)
 
     inbox = client.get("/dev/mail/").get_data(as_text=True)
 
@@ -80,11 +86,7 @@ def test_dev_mail_page_exists_only_in_development(make_app, env):
 
 def test_dev_mail_answers_only_a_browser_on_this_machine(make_app, maildir_sink):
     """It lists every verification and reset link: from another machine it does not exist."""
-    controller, directory = maildir_sink
-    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory))
-    client = app.test_client()
-    submit(client, "/auth/register", {"email": "new@example.com", "full_name": "New Person",
-                                      "password": "password123", "password2": "password123"})
+    client = registered_in_development(make_app, maildir_sink)
     (key,) = re.findall(r'href="/dev/mail/([^"]+)"', client.get("/dev/mail/").get_data(as_text=True))
 
     for address in ("203.0.113.7", "192.168.1.20", "::ffff:10.0.0.1", "2001:db8::1"):
