@@ -12,6 +12,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.ext.hybrid import hybrid_property
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -72,6 +73,15 @@ class MailingStatus(str, enum.Enum):
     PAUSED = "paused"
     STOPPED = "stopped"
     FINISHED = "finished"
+
+    @property
+    def sends(self) -> bool:
+        """Whether a mailing in this status sends (its owner must be active too: ``may_send``)."""
+        return self in SENDING_STATUSES
+
+
+# The one rule of which statuses send; mailer/lifecycle.py says what each change of status does.
+SENDING_STATUSES = frozenset({MailingStatus.CREATED, MailingStatus.RUNNING})
 
 
 class AttemptStatus(str, enum.Enum):
@@ -250,6 +260,18 @@ class Mailing(db.Model):
     attempts: so.WriteOnlyMapped[Attempt] = so.relationship(
         back_populates="mailing", passive_deletes=True
     )
+
+    @hybrid_property
+    def may_send(self) -> bool:
+        """A created or running mailing of an active owner sends; nothing else does."""
+        return self.status.sends and self.owner.active
+
+    @may_send.inplace.expression
+    @classmethod
+    def _may_send_expression(cls) -> sa.ColumnElement[bool]:
+        owner_active = (sa.select(User.active).where(User.id == cls.owner_id)
+                        .correlate_except(User).scalar_subquery())
+        return sa.and_(cls.status.in_(SENDING_STATUSES), owner_active.is_(True))
 
     def __repr__(self) -> str:
         return f"<Mailing {self.id} {self.status.value}>"

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from crontab import CronTab
 
+from mailer import lifecycle
 from mailer.config import PROJECT_ROOT, ConfigError, settings_from_env
 from mailer.extensions import db as _db
 from mailer.mailings import mailing_services
@@ -222,9 +223,9 @@ def test_stop_finish_and_delete_remove_line_and_script(client, db, owner, paths,
     assert tagged_jobs(paths.crontab).keys() == {mailing_id} and script.exists()
 
     if change == "stop":
-        mailing_services.stop_mailing(mailing, "Complaints")
+        lifecycle.stop(mailing, "Complaints")
     elif change == "finish":
-        mailing_services.finish_mailing(mailing)
+        lifecycle.finish(mailing)
     else:
         submit(client, f"/mailings/{mailing_id}/delete", {}, form_url="/mailings/")
 
@@ -236,7 +237,7 @@ def test_each_run_rewrites_the_line(db, owner, config, paths):
     mailing = make_mailing(db, owner)
     paths.crontab.write_text(f"0 0 1 1 * stale # mailer:default:{mailing.id}\n")
 
-    mailing_services.record_run(mailing)  # what the engine calls after a run
+    lifecycle.record_run(mailing)  # what the engine calls after a run
 
     assert str(only_line(paths.crontab, mailing.id).slices) == cron.cron_spec(mailing)
 
@@ -247,7 +248,7 @@ def test_pausing_one_mailing_leaves_the_other_lines(db, owner, make_user, config
     cron.install(mine, config=config)
     cron.install(theirs, config=config)
 
-    mailing_services.pause_mailing(mine)
+    lifecycle.pause(mine)
 
     assert tagged_jobs(paths.crontab).keys() == {theirs.id}
 

@@ -92,3 +92,10 @@ def test_on_sqlite_through_sqlalchemy_core(sqlite_db):
     got = answers(url, ids)
     assert all(matches(got[state], EXPECTED[state]) for state in EXPECTED), got
     assert db.session.scalar(sa.select(sa.func.count(Attempt.id))) == 3
+
+
+def test_the_scripts_quick_look_sends_in_the_same_statuses_as_the_app():
+    from mailer.delivery import cron_entry
+    from mailer.models import SENDING_STATUSES
+
+    assert set(cron_entry.SENDING_STATUS_VALUES) == {status.value for status in SENDING_STATUSES}

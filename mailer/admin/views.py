@@ -28,7 +28,7 @@ from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import client_services, message_services
 from mailer.mailings import mailing_services
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.manager import services as manager_services
 from mailer.models import Client, Mailing, MailingStatus, Message, Role, User, is_row_id
 
@@ -96,14 +96,14 @@ def aware(wall_clock: datetime | None, zone: str, field: str | None = None) -> d
     try:
         return moment.astimezone(ZoneInfo("UTC"))
     except OverflowError:  # a wall-clock time at the very ends of the calendar has no UTC time
-        raise WorkspaceError(_l("This date is too far in the past or in the future."),
+        raise ServiceError(_l("This date is too far in the past or in the future."),
                              field=field) from None
 
 
 class ServiceModelView(AccessMixin, ModelView):
     """A model view whose create, update and delete call a service.
 
-    A ``WorkspaceError`` from the service is shown next to its form field (or
+    A ``ServiceError`` from the service is shown next to its form field (or
     flashed when it names none); the form stays filled in and nothing is saved.
     """
 
@@ -152,7 +152,7 @@ class ServiceModelView(AccessMixin, ModelView):
     def _through_service(self, form, change, failure):
         try:
             return change()
-        except WorkspaceError as error:
+        except ServiceError as error:
             db.session.rollback()
             field = self.error_fields.get(error.field, error.field) if error.field else None
             if form is not None and field and getattr(form, field, None) is not None:
@@ -256,10 +256,10 @@ class UserView(ServiceModelView):
     def save(self, form, user: User) -> None:
         me = current_user._get_current_object()
         if user.id == me.id and not form.is_superuser.data:
-            raise WorkspaceError(_l("You cannot take away your own administrator rights."),
+            raise ServiceError(_l("You cannot take away your own administrator rights."),
                                  field="is_superuser")
         if user.id == me.id and not form.active.data:
-            raise WorkspaceError(_l("You cannot block yourself."), field="active")
+            raise ServiceError(_l("You cannot block yourself."), field="active")
         user.full_name = form.full_name.data
         user.role = Role(form.role.data)
         user.is_superuser = form.is_superuser.data

@@ -14,6 +14,7 @@ from mailer.auth.forms import (
     ResetPasswordForm,
     SenderForm,
 )
+from mailer.errors import ServiceError
 from mailer.extensions import limiter
 from mailer.form_errors import attach_error
 from mailer.navigation import safe_next_url
@@ -27,7 +28,7 @@ def _account_mail_limit() -> str:
     return current_app.config["RATELIMIT_ACCOUNT_MAIL"]
 
 
-def _form_error(form, error: services.AccountError) -> None:
+def _form_error(form, error: ServiceError) -> None:
     attach_error(form, error.message, error.field)
 
 
@@ -48,7 +49,7 @@ def register():
                     language=str(get_locale()),
                 )
             )
-        except services.AccountError as error:
+        except ServiceError as error:
             _form_error(form, error)
         else:
             if services.send_verification(user):
@@ -108,7 +109,7 @@ def login():
         except services.EmailNotVerified as error:
             unverified_email = error.user.email
             form.form_errors.append(error.message)
-        except services.AccountError as error:
+        except ServiceError as error:
             _form_error(form, error)
         else:
             login_user(user, remember=form.remember.data)
@@ -178,7 +179,7 @@ def profile():
                     language=form.language.data,
                 ),
             )
-        except services.AccountError as error:
+        except ServiceError as error:
             _form_error(form, error)
         else:
             session["language"] = current_user.language
@@ -205,7 +206,7 @@ def update_sender():
             sent = services.update_sender(current_user, services.SenderChange(
                 name=sender_form.sender_name.data or "", email=sender_form.sender_email.data or "",
                 reply_to=sender_form.reply_to.data or ""))
-        except services.AccountError as error:
+        except ServiceError as error:
             _form_error(sender_form, error)
         else:
             if sent:
@@ -241,7 +242,7 @@ def change_password():
             services.change_password(
                 current_user, password_form.current_password.data, password_form.password.data
             )
-        except services.AccountError as error:
+        except ServiceError as error:
             _form_error(password_form, error)
         else:
             # The session token rotated: sign in again under the new one.

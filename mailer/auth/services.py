@@ -1,6 +1,6 @@
 """Accounts: registration, verification, sign-in checks, password reset, profile.
 
-Services validate, store and commit; they raise ``AccountError`` (with the
+Services validate, store and commit; they raise ``ServiceError`` (with the
 form field it concerns) and never touch the request, flash or the session.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from mailer import senders
 from mailer.auth import emails, tokens
 from mailer.config import LANGUAGES
+from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.models import Role, User, normalize_email, utcnow
 
@@ -30,20 +31,13 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_hex(16))
 
 
-class AccountError(Exception):
-    def __init__(self, message, field: str | None = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
-
-
-class EmailNotVerified(AccountError):
+class EmailNotVerified(ServiceError):
     def __init__(self, user: User):
         super().__init__(_l("Confirm your e-mail address first: open the link we sent you."))
         self.user = user
 
 
-class AccountBlocked(AccountError):
+class AccountBlocked(ServiceError):
     def __init__(self):
         super().__init__(_l("This account is blocked. Contact the service's manager."))
 
@@ -79,7 +73,7 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def register(data: Registration) -> User:
-    """Create an unverified account; raises AccountError if the e-mail is taken."""
+    """Create an unverified account; raises ServiceError if the e-mail is taken."""
     if find_user_by_email(data.email) is not None:
         raise _email_taken()
     timezone = data.timezone if data.timezone and valid_timezone(data.timezone) else None
@@ -100,8 +94,8 @@ def register(data: Registration) -> User:
     return user
 
 
-def _email_taken() -> AccountError:
-    return AccountError(_l("An account with this e-mail already exists."), field="email")
+def _email_taken() -> ServiceError:
+    return ServiceError(_l("An account with this e-mail already exists."), field="email")
 
 
 def _address_link(endpoint: str, purpose: str, user: User, email: str) -> str:
@@ -145,9 +139,9 @@ def authenticate(email: str, password: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
-        raise AccountError(_l("Wrong e-mail or password."))
+        raise ServiceError(_l("Wrong e-mail or password."))
     if not user.check_password(password):
-        raise AccountError(_l("Wrong e-mail or password."))
+        raise ServiceError(_l("Wrong e-mail or password."))
     if not user.active:
         raise AccountBlocked()
     if not user.is_verified:
@@ -196,9 +190,9 @@ def reset_password(token: str, new_password: str) -> User:
 
 def update_profile(user: User, change: ProfileChange) -> None:
     if not valid_timezone(change.timezone):
-        raise AccountError(_l("Unknown time zone."), field="timezone")
+        raise ServiceError(_l("Unknown time zone."), field="timezone")
     if change.language not in LANGUAGES:
-        raise AccountError(_l("Choose Russian or English."), field="language")
+        raise ServiceError(_l("Choose Russian or English."), field="language")
     user.full_name = change.full_name.strip()
     user.timezone = change.timezone
     user.language = change.language
@@ -226,7 +220,7 @@ def update_sender(user: User, change: SenderChange) -> bool:
     """
     email = _header_address(change.email)
     if email and not senders.domain_allowed(email, current_app.config):
-        raise AccountError(_l("Mailings may come only from %(domains)s.",
+        raise ServiceError(_l("Mailings may come only from %(domains)s.",
                               domains=", ".join(senders.allowed_domains(current_app.config))),
                            field="sender_email")
     new_address = email != user.sender_email
@@ -259,7 +253,7 @@ def confirm_sender(token: str) -> User:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """Set a new password; every other session of the user ends."""
     if not user.check_password(current_password):
-        raise AccountError(_l("The current password is wrong."), field="current_password")
+        raise ServiceError(_l("The current password is wrong."), field="current_password")
     user.set_password(new_password)
     db.session.commit()
 
@@ -267,6 +261,6 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def set_language(user: User, language: str) -> None:
     if language not in LANGUAGES:
-        raise AccountError(_l("Choose Russian or English."), field="language")
+        raise ServiceError(_l("Choose Russian or English."), field="language")
     user.language = language
     db.session.commit()

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from mailer import schedule
+from mailer import lifecycle, schedule
 from mailer.delivery import compose, reasons
 from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
 from mailer.extensions import db
@@ -37,7 +37,6 @@ from mailer.models import (
     Delivery,
     DeliveryStatus,
     Mailing,
-    MailingStatus,
     User,
     mailing_clients,
     utcnow,
@@ -48,7 +47,6 @@ EXIT_FAILED = 1
 EXIT_BAD_ID = 2
 EXIT_PARTIAL = 3
 CLIENT_PAGE = 500
-SENDING_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
 
 
 @dataclass
@@ -77,15 +75,14 @@ def _lease() -> timedelta:
 
 
 def _why_not_sending(mailing_id: int) -> str | None:
-    status, active = db.session.execute(
-        sa.select(Mailing.status, User.active).join(User, User.id == Mailing.owner_id)
-        .where(Mailing.id == mailing_id)
+    """None while the mailing may send (``Mailing.may_send``, read afresh), else why not."""
+    status, active, may_send = db.session.execute(
+        sa.select(Mailing.status, User.active, Mailing.may_send)
+        .join(User, User.id == Mailing.owner_id).where(Mailing.id == mailing_id)
     ).one()
-    if not active:
-        return "belongs to a blocked user"
-    if status not in SENDING_STATUSES:
-        return f"is {status.value}"
-    return None
+    if may_send:
+        return None
+    return "belongs to a blocked user" if not active else f"is {status.value}"
 
 
 def run_mailing(
@@ -363,15 +360,13 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
 
 def _after_run(mailing: Mailing, now: datetime) -> None:
     """A mailing that has sent is running; one with no occurrence left is finished."""
-    from mailer.mailings import mailing_services
-
     db.session.refresh(mailing)
-    if mailing.status not in SENDING_STATUSES:
+    if not mailing.status.sends:
         return
     left = schedule.has_occurrence_after(mailing.start_at, mailing.end_at,
                                          mailing.frequency.value, mailing.timezone,
                                          max(now, utcnow()))
     if not left:
-        mailing_services.finish_mailing(mailing)
+        lifecycle.finish(mailing)
     else:
-        mailing_services.record_run(mailing)
+        lifecycle.record_run(mailing)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from mailer.extensions import db
 from mailer.main.services import figures_changed
 from mailer.mailings import client_csv
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.models import Client, User
 from mailer.search import contains
 
@@ -26,7 +26,7 @@ LOOKUP_CHUNK = 1000
 EXPORT_BATCH = 1000
 
 
-class ClientError(WorkspaceError):
+class ClientError(ServiceError):
     """A client (or a file of clients) the service refuses."""
 
 

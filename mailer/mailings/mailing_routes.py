@@ -3,11 +3,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from mailer import lifecycle
 from mailer.delivery.background import start_run
 from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
 from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id
 from mailer.ownership import own_or_404, owned
@@ -76,7 +77,7 @@ def new_mailing():
     if form.validate_on_submit():
         try:
             mailing = services.create_mailing(current_user, _data(form, current_user.timezone))
-        except WorkspaceError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Mailing saved."), "success")
@@ -101,7 +102,7 @@ def edit_mailing(mailing_id: int):
     if form.validate_on_submit():
         try:
             services.update_mailing(mailing, _data(form, mailing.timezone))
-        except WorkspaceError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Mailing saved."), "success")
@@ -130,7 +131,7 @@ def _status_change(mailing_id: int, change, done_message: str):
     mailing = own_or_404(Mailing, mailing_id, current_user)
     try:
         change(mailing)
-    except WorkspaceError as error:
+    except ServiceError as error:
         flash(error.message, "danger")
     else:
         flash(done_message, "success")
@@ -139,12 +140,12 @@ def _status_change(mailing_id: int, change, done_message: str):
 
 @bp.route("/mailings/<int:mailing_id>/pause", methods=["POST"])
 def pause_mailing(mailing_id: int):
-    return _status_change(mailing_id, services.pause_mailing, _("Mailing paused."))
+    return _status_change(mailing_id, lifecycle.pause, _("Mailing paused."))
 
 
 @bp.route("/mailings/<int:mailing_id>/resume", methods=["POST"])
 def resume_mailing(mailing_id: int):
-    return _status_change(mailing_id, services.resume_mailing, _("Mailing resumed."))
+    return _status_change(mailing_id, lifecycle.resume, _("Mailing resumed."))
 
 
 @bp.route("/mailings/<int:mailing_id>/delete", methods=["POST"])
@@ -158,7 +159,7 @@ def delete_mailing(mailing_id: int):
 @bp.route("/mailings/<int:mailing_id>/send-now", methods=["POST"])
 def send_now(mailing_id: int):
     mailing = own_or_404(Mailing, mailing_id, current_user)
-    if mailing.status not in services.SENDING_STATUSES:
+    if not mailing.status.sends:
         flash(_("Only a created or running mailing can be sent."), "danger")
     else:
         start_run(mailing.id, "--ignore-schedule")

@@ -1,8 +1,8 @@
-"""Mailings: the one entry point for every change of a mailing's data or status.
+"""Mailings: the one entry point for every change of a mailing's data.
 
-Web views, the admin, the CLI and the sending engine all go through these
-functions; each commits and then sends ``signals.mailing_changed``, which is
-what keeps cron in step.
+Web views, the admin and the CLI go through these functions (a change of
+status goes through ``mailer.lifecycle``); each commits and then sends
+``signals.mailing_changed``, which is what keeps cron in step.
 """
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from mailer import schedule
+from mailer import lifecycle, schedule
 from mailer.auth.services import valid_timezone
 from mailer.delivery.engine import count_unserved
 from mailer.extensions import db
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.models import (
     Attempt,
     AttemptStatus,
@@ -34,12 +33,7 @@ from mailer.models import (
     mailing_clients,
     utcnow,
 )
-from mailer.signals import mailing_changed
 
-SENDING_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
-EDITABLE_STATUSES = (
-    MailingStatus.CREATED, MailingStatus.RUNNING, MailingStatus.PAUSED, MailingStatus.FINISHED,
-)
 
 
 @dataclass
@@ -63,28 +57,24 @@ class Window:
     timezone: str
 
 
-def _notify(mailing: Mailing, change: str) -> None:
-    mailing_changed.send(current_app._get_current_object(), mailing=mailing, change=change)
-
-
 def _window(data: MailingData, now: datetime) -> Window:
     if not valid_timezone(data.timezone):
-        raise WorkspaceError(_l("Unknown time zone."), field="timezone")
+        raise ServiceError(_l("Unknown time zone."), field="timezone")
     if data.start_local is None:
-        raise WorkspaceError(_l("Enter the start date and time."), field="start_at")
+        raise ServiceError(_l("Enter the start date and time."), field="start_at")
     if data.end_local is None:
-        raise WorkspaceError(_l("Enter the end date and time."), field="end_at")
+        raise ServiceError(_l("Enter the end date and time."), field="end_at")
     try:
         frequency = Frequency(data.frequency)
     except ValueError:
-        raise WorkspaceError(_l("Choose how often to send."), field="frequency") from None
+        raise ServiceError(_l("Choose how often to send."), field="frequency") from None
     zone = ZoneInfo(data.timezone)
     start = data.start_local.replace(tzinfo=zone, second=0, microsecond=0)
     end = data.end_local.replace(tzinfo=zone, second=0, microsecond=0)
     if end <= start:
-        raise WorkspaceError(_l("The end must be after the start."), field="end_at")
+        raise ServiceError(_l("The end must be after the start."), field="end_at")
     if end <= now:
-        raise WorkspaceError(
+        raise ServiceError(
             _l("This mailing would never send: its end is already in the past."), field="end_at"
         )
     return Window(_in_utc(start, "start_at"), _in_utc(end, "end_at"), frequency, data.timezone)
@@ -95,7 +85,7 @@ def _in_utc(moment: datetime, field_name: str) -> datetime:
     try:
         return moment.astimezone(ZoneInfo("UTC"))
     except OverflowError:
-        raise WorkspaceError(_l("This date is too far in the past or in the future."),
+        raise ServiceError(_l("This date is too far in the past or in the future."),
                              field=field_name) from None
 
 
@@ -106,7 +96,7 @@ def _own_message(owner: User, message_id: int | None) -> Message:
             sa.select(Message).where(Message.id == message_id, Message.owner_id == owner.id)
         )
     if message is None:
-        raise WorkspaceError(_l("Choose one of your messages."), field="message_id")
+        raise ServiceError(_l("Choose one of your messages."), field="message_id")
     return message
 
 
@@ -125,12 +115,12 @@ def _own_client_ids(owner: User, data: MailingData) -> list[int]:
                 sa.select(Client.id).where(Client.owner_id == owner.id, Client.id.in_(chunk))
             ).all()
         if len(ids) != len(wanted):
-            raise WorkspaceError(
+            raise ServiceError(
                 _l("Some of the chosen clients do not exist. Reload the page and choose again."),
                 field="client_ids",
             )
     if not ids:
-        raise WorkspaceError(_l("Choose at least one client."), field="client_ids")
+        raise ServiceError(_l("Choose at least one client."), field="client_ids")
     return ids
 
 
@@ -156,7 +146,7 @@ def _check(owner: User, data: MailingData, mailing: Mailing | None = None) -> _C
     message = _own_message(owner, data.message_id)
     client_ids = _own_client_ids(owner, data)
     if not _anything_left_to_send(window, mailing, now):
-        raise WorkspaceError(
+        raise ServiceError(
             _l("No send time is left before the end: the last one has already been sent. "
                "Move the end later or the start forward."),
             field="end_at",
@@ -194,85 +184,31 @@ def create_mailing(owner: User, data: MailingData) -> Mailing:
     db.session.flush()
     _set_clients(mailing, checked.client_ids)
     db.session.commit()
-    _notify(mailing, "created")
+    lifecycle.notify(mailing, "created")
     return mailing
 
 
 def update_mailing(mailing: Mailing, data: MailingData) -> None:
-    if mailing.status not in EDITABLE_STATUSES:
-        raise WorkspaceError(_l("A stopped mailing cannot be changed."))
+    if mailing.status not in lifecycle.EDITABLE_STATUSES:
+        raise ServiceError(_l("A stopped mailing cannot be changed."))
     checked = _check(mailing.owner, data, mailing)
     _assign(mailing, checked)
     if mailing.status is MailingStatus.FINISHED:
-        mailing.status = MailingStatus.RUNNING if _has_attempts(mailing) else MailingStatus.CREATED
+        mailing.status = MailingStatus.RUNNING if lifecycle.has_attempts(mailing) else MailingStatus.CREATED
     _set_clients(mailing, checked.client_ids)
     db.session.commit()
-    _notify(mailing, "updated")
+    lifecycle.notify(mailing, "updated")
 
 
 def delete_mailing(mailing: Mailing) -> None:
     db.session.delete(mailing)
     db.session.commit()
-    _notify(mailing, "deleted")
-
-
-def pause_mailing(mailing: Mailing) -> None:
-    if mailing.status not in SENDING_STATUSES:
-        raise WorkspaceError(_l("Only a created or running mailing can be paused."))
-    mailing.status = MailingStatus.PAUSED
-    db.session.commit()
-    _notify(mailing, "paused")
-
-
-def resume_mailing(mailing: Mailing) -> None:
-    if mailing.status is MailingStatus.STOPPED:
-        raise WorkspaceError(
-            _l("A manager stopped this mailing; it cannot be resumed. Reason: %(reason)s",
-               reason=mailing.stop_reason or "—")
-        )
-    if mailing.status is not MailingStatus.PAUSED:
-        raise WorkspaceError(_l("Only a paused mailing can be resumed."))
-    if mailing.end_at <= utcnow():
-        mailing.status = MailingStatus.FINISHED
-    else:
-        mailing.status = MailingStatus.RUNNING if _has_attempts(mailing) else MailingStatus.CREATED
-    db.session.commit()
-    _notify(mailing, "resumed")
-
-
-def stop_mailing(mailing: Mailing, reason: str) -> None:
-    """A manager's decision: the owner cannot undo it."""
-    if mailing.status is MailingStatus.STOPPED:
-        return
-    mailing.status = MailingStatus.STOPPED
-    mailing.stop_reason = reason.strip() or None
-    db.session.commit()
-    _notify(mailing, "stopped")
-
-
-def record_run(mailing: Mailing) -> None:
-    """After a run: a created mailing that has sent is running; cron re-reads its next time."""
-    if mailing.status is MailingStatus.CREATED and _has_attempts(mailing):
-        mailing.status = MailingStatus.RUNNING
-    db.session.commit()
-    _notify(mailing, "ran")
-
-
-def finish_mailing(mailing: Mailing) -> None:
-    mailing.status = MailingStatus.FINISHED
-    db.session.commit()
-    _notify(mailing, "finished")
-
-
-def _has_attempts(mailing: Mailing) -> bool:
-    return db.session.scalar(
-        sa.select(sa.exists().where(Attempt.mailing_id == mailing.id))
-    )
+    lifecycle.notify(mailing, "deleted")
 
 
 def next_send_times(mailing: Mailing, count: int = 5, now: datetime | None = None) -> list[datetime]:
     """The next ``count`` occurrences after now (UTC), or none if it will not send."""
-    if mailing.status not in SENDING_STATUSES:
+    if not mailing.status.sends:
         return []
     return schedule.next_after(mailing.start_at, mailing.end_at, mailing.frequency.value,
                                mailing.timezone, now or utcnow(), count)
@@ -357,7 +293,7 @@ def default_window(owner: User) -> tuple[datetime, datetime]:
 
 def can_resend(mailing: Mailing, latest: Attempt | None) -> bool:
     """Whether "send to those not reached" makes sense: the last attempt fell short."""
-    return (mailing.status in SENDING_STATUSES and latest is not None
+    return (mailing.status.sends and latest is not None
             and latest.status in (AttemptStatus.PARTIAL, AttemptStatus.FAILURE))
 
 

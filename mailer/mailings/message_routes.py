@@ -6,7 +6,7 @@ from mailer import message_template
 from mailer.form_errors import attach_error
 from mailer.letter_page import letter_response
 from mailer.mailings import bp, message_services as services
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.extensions import limiter
 from mailer.mailings.message_forms import MessageForm
 from mailer.models import Mailing, Message
@@ -31,7 +31,7 @@ def new_message():
     if form.validate_on_submit():
         try:
             message = services.create_message(current_user, _data(form))
-        except WorkspaceError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Message saved."), "success")
@@ -46,7 +46,7 @@ def edit_message(message_id: int):
     if form.validate_on_submit():
         try:
             services.update_message(message, _data(form))
-        except WorkspaceError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Message saved."), "success")
@@ -84,7 +84,7 @@ def delete_message(message_id: int):
     message = own_or_404(Message, message_id, current_user)
     try:
         services.delete_message(message)
-    except WorkspaceError as error:
+    except ServiceError as error:
         flash(error.message, "danger")
         return redirect(url_for("mailings.preview_message", message_id=message.id))
     flash(_("Message deleted."), "success")
@@ -102,7 +102,7 @@ def _per_user() -> str:
 def _send_test(message: Message, mailing: Mailing | None = None) -> None:
     try:
         outcome = services.send_test(message, current_user, mailing)
-    except WorkspaceError as error:
+    except ServiceError as error:
         flash(error.message, "danger")
         return
     if outcome.sent:

@@ -10,7 +10,7 @@ from mailer import message_html, message_template
 from mailer.delivery import compose
 from mailer.delivery.test_letter import SentToOwner, send_test_letter
 from mailer.extensions import db
-from mailer.mailings.errors import WorkspaceError
+from mailer.errors import ServiceError
 from mailer.models import Client, Mailing, Message, User, mailing_clients
 
 
@@ -39,23 +39,23 @@ def _problem_text(problem: message_template.TemplateProblem):
 
 def _validate(data: MessageData) -> None:
     if "\n" in data.subject or "\r" in data.subject:
-        raise WorkspaceError(_l("The subject must be one line."), field="subject")
+        raise ServiceError(_l("The subject must be one line."), field="subject")
     for field in ("subject", "body"):
         try:
             message_template.check(getattr(data, field))
         except message_template.TemplateProblem as problem:
-            raise WorkspaceError(_problem_text(problem), field=field) from None
+            raise ServiceError(_problem_text(problem), field=field) from None
     try:
         subject = message_template.render(data.subject, message_template.SAMPLE_RECIPIENT)
     except message_template.TemplateProblem as problem:
-        raise WorkspaceError(_problem_text(problem), field="subject") from None
+        raise ServiceError(_problem_text(problem), field="subject") from None
     if not compose.subject_fits(subject):
-        raise WorkspaceError(_l("The subject is too long once encoded for mail (over 998 bytes): "
+        raise ServiceError(_l("The subject is too long once encoded for mail (over 998 bytes): "
                                 "shorten it, or use fewer emoji."), field="subject")
     try:
         message_html.build(data.body, lang="en", footer="", unsubscribe_label="")
     except message_template.TemplateProblem as problem:
-        raise WorkspaceError(_problem_text(problem), field="body") from None
+        raise ServiceError(_problem_text(problem), field="body") from None
 
 
 def create_message(owner: User, data: MessageData) -> Message:
@@ -83,7 +83,7 @@ def delete_message(message: Message) -> None:
     """Refused while a mailing uses the message (the mailing would lose its text)."""
     used_by = mailings_using(message)
     if used_by:
-        raise WorkspaceError(
+        raise ServiceError(
             _l("This message is used by %(count)d mailing(s). Change or delete them first.",
                count=used_by)
         )
@@ -139,7 +139,7 @@ def send_test(message: Message, owner: User, mailing: Mailing | None = None) -> 
     try:
         return send_test_letter(message, owner, _recipient(db.session.scalar(query)))
     except message_template.TemplateProblem as problem:
-        raise WorkspaceError(_problem_text(problem)) from None
+        raise ServiceError(_problem_text(problem)) from None
 
 
 def messages_page(owner: User, page: int):

@@ -7,9 +7,8 @@ import sqlalchemy as sa
 
 from mailer import caching, page_cache
 from mailer.extensions import db
-from mailer.models import Client, Mailing, MailingStatus, Post, User, utcnow
+from mailer.models import SENDING_STATUSES, Client, Mailing, Post, User, utcnow
 
-ACTIVE_STATUSES = (MailingStatus.CREATED, MailingStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class Figures:
 def figures(owner: User | None = None) -> Figures:
     """Service-wide figures, or one owner's when ``owner`` is given."""
     mailings = sa.select(sa.func.count(Mailing.id))
-    active = mailings.where(Mailing.status.in_(ACTIVE_STATUSES))
+    active = mailings.where(Mailing.status.in_(SENDING_STATUSES))
     clients = sa.select(sa.func.count(sa.distinct(Client.email)))
     if owner is not None:
         mailings = mailings.where(Mailing.owner_id == owner.id)

@@ -4,9 +4,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from mailer import lifecycle
+from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.mailings import mailing_services
-from mailer.mailings.errors import WorkspaceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS
 from mailer.manager import bp, services
 from mailer.manager.forms import StopForm
@@ -58,7 +59,7 @@ def stop_mailing(mailing_id: int):
     mailing = _mailing_or_404(mailing_id)
     form = StopForm()
     if form.validate_on_submit():
-        mailing_services.stop_mailing(mailing, form.reason.data)
+        lifecycle.stop(mailing, form.reason.data)
         flash(_("Mailing stopped. Its owner cannot resume it."), "success")
     else:
         for error in form.reason.errors:
@@ -85,7 +86,7 @@ def block_user(user_id: int):
     user = _user_or_404(user_id)
     try:
         services.block_user(user, by=current_user)
-    except WorkspaceError as error:
+    except ServiceError as error:
         flash(error.message, "danger")
     else:
         flash(_("%(email)s is blocked: signed out, cannot sign in, mailings do not send.",

@@ -8,8 +8,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from mailer.extensions import db
-from mailer.mailings.errors import WorkspaceError
-from mailer.models import Client, Mailing, MailingStatus, User, new_session_token
+from mailer.errors import ServiceError
+from mailer.models import SENDING_STATUSES, Client, Mailing, MailingStatus, User, new_session_token
 from mailer.search import contains
 from mailer.signals import mailing_changed
 
@@ -50,8 +50,7 @@ def users_page(q: str, page: int):
         .group_by(Client.owner_id)).all()) if ids else {}
     mailings = {owner: (total, active) for owner, total, active in db.session.execute(
         sa.select(Mailing.owner_id, sa.func.count(),
-                  sa.func.count().filter(Mailing.status.in_(
-                      (MailingStatus.CREATED, MailingStatus.RUNNING))))
+                  sa.func.count().filter(Mailing.status.in_(SENDING_STATUSES)))
         .where(Mailing.owner_id.in_(ids)).group_by(Mailing.owner_id)).all()} if ids else {}
     rows = [UserRow(user, clients.get(user.id, 0), *mailings.get(user.id, (0, 0)))
             for user in pagination.items]
@@ -68,9 +67,9 @@ def _announce(user: User, change: str) -> None:
 def block_user(user: User, by: User) -> None:
     """Signed out at once, no sign-in, no sending; their data stays as it is."""
     if user.id == by.id:
-        raise WorkspaceError(_l("You cannot block yourself."))
+        raise ServiceError(_l("You cannot block yourself."))
     if user.is_superuser or user.is_manager:
-        raise WorkspaceError(_l("Managers and administrators cannot be blocked here."))
+        raise ServiceError(_l("Managers and administrators cannot be blocked here."))
     if not user.active:
         return
     user.active = False

@@ -241,7 +241,7 @@ def keep_in_step(mailing_or_id, *, config: CronConfig | None = None, session=Non
     mailing_id = _mailing_id(mailing_or_id)
     with _editing(config) as tab:
         mailing = _load(mailing_or_id, session)
-        spec = cron_spec(mailing, now) if mailing is not None and _may_send(mailing) else None
+        spec = cron_spec(mailing, now) if mailing is not None and mailing.may_send else None
         _put_or_drop(config, tab, mailing_id, spec)
     return spec
 
@@ -279,14 +279,12 @@ def _wanted_specs(session, now: datetime) -> dict[int, str]:
     """Every mailing that must send, with its spec, from one query."""
     import sqlalchemy as sa
 
-    from mailer.models import Mailing, MailingStatus, User
+    from mailer.models import Mailing
 
     rows = session.execute(
         sa.select(Mailing.id, Mailing.start_at, Mailing.end_at, Mailing.frequency,
                   Mailing.timezone)
-        .join(User, User.id == Mailing.owner_id)
-        .where(Mailing.status.in_((MailingStatus.CREATED, MailingStatus.RUNNING)),
-               User.active.is_(True))
+        .where(Mailing.may_send)
         .order_by(Mailing.id)
     ).all()
     wanted: dict[int, str] = {}
@@ -337,7 +335,7 @@ def start_now(mailing_or_id, *, config: CronConfig | None = None, session=None,
 
     config = config or CronConfig.from_app()
     mailing = _load(mailing_or_id, session)
-    if mailing is None or not _may_send(mailing):
+    if mailing is None or not mailing.may_send:
         return None
     now = now or datetime.now(timezone.utc)
     if not mailing.start_at <= now <= mailing.end_at:
@@ -660,13 +658,6 @@ def _load(mailing_or_id, session):
     from mailer.models import Mailing
 
     return (session or _default_session()).get(Mailing, _valid_id(mailing_or_id))
-
-
-def _may_send(mailing) -> bool:
-    from mailer.models import MailingStatus
-
-    return (mailing.status in (MailingStatus.CREATED, MailingStatus.RUNNING)
-            and mailing.owner.active)
 
 
 def _default_session():
