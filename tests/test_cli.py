@@ -39,7 +39,7 @@ def test_users_create_content_manager(runner, db):
 def test_users_create_refuses_bad_input_and_writes_nothing(runner, db, make_user):
     make_user(email="taken@example.com")
     cases = [
-        (["users", "create", "not-an-email", "--password-stdin"], "a-long-password\n", "Not a valid e-mail"),
+        (["users", "create", "not-an-email", "--password-stdin"], "a-long-password\n", "Enter a valid e-mail address."),
         (["users", "create", "TAKEN@example.com", "--password-stdin"], "a-long-password\n", "already exists"),
         (["users", "create", "x@example.com", "--password-stdin"], "short\n", "8 to 128 characters"),
         (["users", "create", "x@example.com", "--role", "boss", "--password-stdin"], "a-long-password\n",

@@ -172,3 +172,22 @@ def test_bad_password_change_is_explained_and_changes_nothing(client, db, make_u
     assert message in page.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, user.id).password_hash == before
+
+
+def test_the_password_policy_holds_in_the_service_whatever_the_form(app, db, make_user):
+    """The forms check the length too; the accounts service is where the rule lives, so a
+    reset, a change and a new account made anywhere else keep it."""
+    import pytest
+
+    from mailer.auth import services as accounts
+    from mailer.errors import ServiceError
+
+    user = make_user(email="user@example.com")
+    with app.test_request_context():
+        for attempt in (lambda: accounts.change_password(user, "password123", "short"),
+                        lambda: accounts.create_account("new@example.com", "x" * 129)):
+            with pytest.raises(ServiceError, match="8 to 128 characters"):
+                attempt()
+    db.session.expire_all()
+    assert user.check_password("password123")
+    assert accounts.find_user_by_email("new@example.com") is None

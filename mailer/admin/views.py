@@ -23,13 +23,13 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from mailer.admin import forms
+from mailer.auth import services as accounts
 from mailer.blog import services as blog_services
 from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import client_services, message_services
 from mailer.mailings import mailing_services
 from mailer.errors import ServiceError
-from mailer.manager import services as manager_services
 from mailer.models import Client, Mailing, MailingStatus, Message, Role, User, is_row_id
 
 log = logging.getLogger(__name__)
@@ -254,22 +254,9 @@ class UserView(ServiceModelView):
     column_formatters = {"role": lambda v, c, m, n: forms.ROLE_LABELS[m.role]}
 
     def save(self, form, user: User) -> None:
-        me = current_user._get_current_object()
-        if user.id == me.id and not form.is_superuser.data:
-            raise ServiceError(_l("You cannot take away your own administrator rights."),
-                                 field="is_superuser")
-        if user.id == me.id and not form.active.data:
-            raise ServiceError(_l("You cannot block yourself."), field="active")
-        user.full_name = form.full_name.data
-        user.role = Role(form.role.data)
-        user.is_superuser = form.is_superuser.data
-        # Blocking and unblocking tell cron about the user's mailings; they commit the rest too.
-        if user.active and not form.active.data:
-            manager_services.block_user(user, by=me)
-        elif not user.active and form.active.data:
-            manager_services.unblock_user(user)
-        else:
-            db.session.commit()
+        accounts.update_user(user, full_name=form.full_name.data, role=Role(form.role.data),
+                             superuser=form.is_superuser.data, active=form.active.data,
+                             acting=current_user._get_current_object())
 
 
 # --- clients and messages (read and correct; they are made on the site) ---------------------

@@ -6,10 +6,8 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
+from mailer.auth.services import PASSWORD_MAX, PASSWORD_MIN
 from mailer.form_errors import no_nul_character
-
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128
 
 
 def _strip(value):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from email_validator import validate_email
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,11 @@ from mailer.auth import emails, tokens
 from mailer.config import LANGUAGES
 from mailer.errors import ServiceError
 from mailer.extensions import db
-from mailer.models import Role, User, normalize_email, utcnow
+from mailer.models import Mailing, Role, User, new_session_token, normalize_email, utcnow
+from mailer.signals import mailing_changed
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
 
 @functools.cache
 def _dummy_hash() -> str:
@@ -72,19 +76,36 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
-def register(data: Registration) -> User:
-    """Create an unverified account; raises ServiceError if the e-mail is taken."""
-    if find_user_by_email(data.email) is not None:
+def check_password(password: str, field: str = "password") -> None:
+    """The password policy, the same on sign-up, reset, change and the command line."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ServiceError(_l("The password must be %(min)d to %(max)d characters long.",
+                              min=PASSWORD_MIN, max=PASSWORD_MAX), field=field)
+
+
+def create_account(email: str, password: str, *, full_name: str = "", role: Role = Role.USER,
+                   superuser: bool = False, timezone: str | None = None,
+                   language: str | None = None, verified: bool = False) -> User:
+    """The one place an account is made: sign-up, ``flask users create``, ``flask seed``.
+
+    Raises ServiceError (the e-mail invalid or taken, the password against the policy, an
+    unknown time zone or language); nothing is stored then."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        raise ServiceError(_l("Enter a valid e-mail address."), field="email") from None
+    if find_user_by_email(email) is not None:
         raise _email_taken()
-    timezone = data.timezone if data.timezone and valid_timezone(data.timezone) else None
-    user = User(
-        email=data.email,
-        full_name=data.full_name.strip(),
-        timezone=timezone or current_app.config["DEFAULT_TIMEZONE"],
-        language=data.language if data.language in LANGUAGES else current_app.config["DEFAULT_LANGUAGE"],
-        role=Role.USER,
-    )
-    user.set_password(data.password)
+    check_password(password)
+    if timezone is not None and not valid_timezone(timezone):
+        raise ServiceError(_l("Unknown time zone."), field="timezone")
+    if language is not None and language not in LANGUAGES:
+        raise ServiceError(_l("Choose Russian or English."), field="language")
+    user = User(email=email, full_name=full_name.strip(), role=role, is_superuser=superuser,
+                timezone=timezone or current_app.config["DEFAULT_TIMEZONE"],
+                language=language or current_app.config["DEFAULT_LANGUAGE"],
+                email_verified_at=utcnow() if verified else None)
+    user.set_password(password)
     db.session.add(user)
     try:
         db.session.commit()
@@ -92,6 +113,74 @@ def register(data: Registration) -> User:
         db.session.rollback()
         raise _email_taken() from None
     return user
+
+
+def set_role(user: User, role: Role, superuser: bool | None = None) -> None:
+    """A user's role (and, when given, the superuser flag); a manager oversees, a content manager
+    writes the blog, a user has a workspace (``User.has_workspace``)."""
+    user.role = role
+    if superuser is not None:
+        user.is_superuser = superuser
+    db.session.commit()
+
+
+def update_user(user: User, *, full_name: str, role: Role, superuser: bool, active: bool,
+                acting: User) -> None:
+    """A superuser's change of an account (the admin). Nobody takes away their own
+    administrator rights or blocks themselves: they would be locked out."""
+    if user.id == acting.id and not superuser:
+        raise ServiceError(_l("You cannot take away your own administrator rights."),
+                           field="is_superuser")
+    if user.id == acting.id and not active:
+        raise ServiceError(_l("You cannot block yourself."), field="active")
+    user.full_name = full_name
+    user.role = role
+    user.is_superuser = superuser
+    # Blocking and unblocking tell cron about the user's mailings; they commit the rest too.
+    if user.active and not active:
+        block_user(user, by=acting)
+    elif not user.active and active:
+        unblock_user(user)
+    else:
+        db.session.commit()
+
+
+def _announce(user: User, change: str) -> None:
+    """Tell cron (and anyone listening) about each of the user's mailings."""
+    app = current_app._get_current_object()
+    for mailing in db.session.scalars(sa.select(Mailing).where(Mailing.owner_id == user.id)):
+        mailing_changed.send(app, mailing=mailing, change=change)
+
+
+def block_user(user: User, by: User) -> None:
+    """Signed out at once, no sign-in, no sending; their data stays as it is."""
+    if user.id == by.id:
+        raise ServiceError(_l("You cannot block yourself."))
+    if user.is_superuser or user.is_manager:
+        raise ServiceError(_l("Managers and administrators cannot be blocked here."))
+    if not user.active:
+        return
+    user.active = False
+    user.session_token = new_session_token()
+    db.session.commit()
+    _announce(user, "owner-blocked")
+
+
+def unblock_user(user: User) -> None:
+    """Signs in again; mailings that were running send again."""
+    if user.active:
+        return
+    user.active = True
+    db.session.commit()
+    _announce(user, "owner-unblocked")
+
+
+def register(data: Registration) -> User:
+    """An unverified account made by its owner; the browser's time zone when it names one."""
+    timezone = data.timezone if data.timezone and valid_timezone(data.timezone) else None
+    language = data.language if data.language in LANGUAGES else None
+    return create_account(data.email, data.password, full_name=data.full_name, timezone=timezone,
+                          language=language)
 
 
 def _email_taken() -> ServiceError:
@@ -180,6 +269,7 @@ def user_for_reset_token(token: str) -> User:
 
 def reset_password(token: str, new_password: str) -> User:
     user = user_for_reset_token(token)
+    check_password(new_password)
     user.set_password(new_password)
     # Opening the link proved the mailbox is theirs.
     if user.email_verified_at is None:
@@ -254,6 +344,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     """Set a new password; every other session of the user ends."""
     if not user.check_password(current_password):
         raise ServiceError(_l("The current password is wrong."), field="current_password")
+    check_password(new_password)
     user.set_password(new_password)
     db.session.commit()
 

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from mailer.auth.services import find_user_by_email
+from mailer.auth.services import create_account, find_user_by_email
 from mailer.extensions import db
 from mailer.mailings.mailing_services import MailingData, create_mailing
 from mailer.models import Client, Frequency, Message, Post, Role, User, utcnow
@@ -86,18 +86,7 @@ def _account(email: str, full_name: str, role: Role) -> tuple[User, bool]:
     user = find_user_by_email(email)
     if user is not None:
         return user, False
-    user = User(
-        email=email,
-        full_name=full_name,
-        role=role,
-        timezone=current_app.config["DEFAULT_TIMEZONE"],
-        language=current_app.config["DEFAULT_LANGUAGE"],
-        email_verified_at=utcnow(),
-    )
-    user.set_password(DEMO_PASSWORD)
-    db.session.add(user)
-    db.session.flush()
-    return user, True
+    return create_account(email, DEMO_PASSWORD, full_name=full_name, role=role, verified=True), True
 
 
 def _demo_data(owner: User, editor: User) -> None:

@@ -1,15 +1,12 @@
 import sys
 
 import click
-from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import IntegrityError
 
-from mailer.auth.forms import PASSWORD_MAX, PASSWORD_MIN
-from mailer.auth.services import find_user_by_email, valid_timezone
-from mailer.extensions import db
-from mailer.models import Role, User, utcnow
+from mailer.auth import services as accounts
+from mailer.auth.services import find_user_by_email
+from mailer.errors import ServiceError
+from mailer.models import Role
 
 ROLE_CHOICE = click.Choice([role.value for role in Role])
 
@@ -21,14 +18,8 @@ def users():
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise click.ClickException(
-            f"The password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long."
-        )
-    return password
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @users.command("create")
@@ -42,31 +33,13 @@ def _read_password(from_stdin: bool) -> str:
 @with_appcontext
 def create_user(email, full_name, role, superuser, password_stdin, timezone, language):
     """Create a verified, active account."""
-    try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise click.ClickException(f"Not a valid e-mail: {error}") from None
-    if find_user_by_email(email) is not None:
-        raise click.ClickException(f"A user with the e-mail {email} already exists.")
-    if timezone is not None and not valid_timezone(timezone):
-        raise click.ClickException(f"Unknown time zone: {timezone}")
     password = _read_password(password_stdin)
-    user = User(
-        email=email,
-        full_name=full_name or email,
-        role=Role(role),
-        is_superuser=superuser,
-        timezone=timezone or current_app.config["DEFAULT_TIMEZONE"],
-        language=language or current_app.config["DEFAULT_LANGUAGE"],
-        email_verified_at=utcnow(),
-    )
-    user.set_password(password)
-    db.session.add(user)
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise click.ClickException(f"A user with the e-mail {email} already exists.") from None
+        user = accounts.create_account(email, password, full_name=full_name or email, role=Role(role),
+                                       superuser=superuser, timezone=timezone, language=language,
+                                       verified=True)
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from None
     click.echo(f"Created {user.email} (role {user.role.value}{', superuser' if superuser else ''}).")
 
 
@@ -80,10 +53,7 @@ def set_role(email, role, superuser):
     user = find_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No user with the e-mail {email}.")
-    user.role = Role(role)
-    if superuser is not None:
-        user.is_superuser = superuser
-    db.session.commit()
+    accounts.set_role(user, Role(role), superuser)
     click.echo(
         f"{user.email} is now {user.role.value}{' and superuser' if user.is_superuser else ''}."
     )

@@ -5,6 +5,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from mailer import lifecycle
+from mailer.auth import services as accounts
 from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.mailings import mailing_services
@@ -85,7 +86,7 @@ def _user_or_404(user_id: int) -> User:
 def block_user(user_id: int):
     user = _user_or_404(user_id)
     try:
-        services.block_user(user, by=current_user)
+        accounts.block_user(user, by=current_user)
     except ServiceError as error:
         flash(error.message, "danger")
     else:
@@ -97,6 +98,6 @@ def block_user(user_id: int):
 @bp.route("/manager/users/<int:user_id>/unblock", methods=["POST"])
 def unblock_user(user_id: int):
     user = _user_or_404(user_id)
-    services.unblock_user(user)
+    accounts.unblock_user(user)
     flash(_("%(email)s is unblocked.", email=user.email), "success")
     return redirect(url_for("manager.list_users", **request.args))

@@ -1,17 +1,14 @@
-"""What managers see and decide. Mailing status changes go through the mailing service."""
+"""What managers see: every mailing and user, with counts. Stopping a mailing is the
+lifecycle's (``mailer.lifecycle.stop``), blocking a user the accounts service's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from mailer.extensions import db
-from mailer.errors import ServiceError
-from mailer.models import SENDING_STATUSES, Client, Mailing, MailingStatus, User, new_session_token
+from mailer.models import SENDING_STATUSES, Client, Mailing, MailingStatus, User
 from mailer.search import contains
-from mailer.signals import mailing_changed
 
 PER_PAGE = 25
 
@@ -55,33 +52,3 @@ def users_page(q: str, page: int):
     rows = [UserRow(user, clients.get(user.id, 0), *mailings.get(user.id, (0, 0)))
             for user in pagination.items]
     return pagination, rows
-
-
-def _announce(user: User, change: str) -> None:
-    """Tell cron (and anyone listening) about each of the user's mailings."""
-    app = current_app._get_current_object()
-    for mailing in db.session.scalars(sa.select(Mailing).where(Mailing.owner_id == user.id)):
-        mailing_changed.send(app, mailing=mailing, change=change)
-
-
-def block_user(user: User, by: User) -> None:
-    """Signed out at once, no sign-in, no sending; their data stays as it is."""
-    if user.id == by.id:
-        raise ServiceError(_l("You cannot block yourself."))
-    if user.is_superuser or user.is_manager:
-        raise ServiceError(_l("Managers and administrators cannot be blocked here."))
-    if not user.active:
-        return
-    user.active = False
-    user.session_token = new_session_token()
-    db.session.commit()
-    _announce(user, "owner-blocked")
-
-
-def unblock_user(user: User) -> None:
-    """Signs in again; mailings that were running send again."""
-    if user.active:
-        return
-    user.active = True
-    db.session.commit()
-    _announce(user, "owner-unblocked")
