@@ -92,7 +92,7 @@ def _text(code: int, reply: bytes | str) -> str:
     return f"{code} {reply}".strip() if code and code > 0 else reply
 
 
-def _garbage(code: int, reply: bytes | str) -> ServerUnavailable:
+def _garbage(reply: bytes | str) -> ServerUnavailable:
     return ServerUnavailable(f"{reasons.NOT_SMTP}: {_text(0, reply)[:300]!r}")
 
 
@@ -100,7 +100,6 @@ def _garbage(code: int, reply: bytes | str) -> ServerUnavailable:
 class SmtpSession:
     settings: SmtpSettings
     sleep: Callable[[float], None] = time.sleep
-    connections_opened: int = 0
     _connection: smtplib.SMTP | None = field(default=None, repr=False)
 
     # -- connection -------------------------------------------------------
@@ -115,10 +114,9 @@ class SmtpSession:
                 connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         except smtplib.SMTPConnectError as error:
             if error.smtp_code == -1:
-                raise _garbage(error.smtp_code, error.smtp_error) from None
+                raise _garbage(error.smtp_error) from None
             raise _Reconnect(f"the server refused the connection: "
                              f"{_text(error.smtp_code, error.smtp_error)}") from None
-        self.connections_opened += 1
         try:
             connection.ehlo_or_helo_if_needed()
             if s.use_tls:
@@ -133,7 +131,7 @@ class SmtpSession:
         except smtplib.SMTPResponseException as error:
             _close(connection)
             if error.smtp_code == -1:
-                raise _garbage(error.smtp_code, error.smtp_error) from None
+                raise _garbage(error.smtp_error) from None
             raise _Reconnect(_text(error.smtp_code, error.smtp_error)) from None
         except BaseException:
             _close(connection)
@@ -258,7 +256,7 @@ class SmtpSession:
         """Garbage and 421 end the connection; anything else resets the transaction."""
         if code == -1:
             self._drop()
-            raise _garbage(code, reply)
+            raise _garbage(reply)
         if code == 421:
             raise _Reconnect(_text(code, reply))
         try:

@@ -1,4 +1,4 @@
-"""The user's workspace: clients, messages, mailings (and, later, reports).
+"""The user's workspace: clients, messages and mailings (reports are their own blueprint).
 
 Route modules are split by what they manage: ``client_routes``,
 ``message_routes``, ``mailing_routes``; each has its forms and services
