@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from mailer.delivery.engine import run_mailing
 from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, Mailing,
                            MailingStatus, Message, mailing_clients)
-from tests.conftest import submit
+from tests.conftest import AuthActions, submit
 from tests.smtp_servers import SevenBitSmtpServer, closed_port
 from tests.workspace import make_mailing
 
@@ -371,3 +371,24 @@ def test_another_users_attempt_page_is_404(client, auth, db, owner, make_user):
 
     assert client.get(f"/mailings/{mailing.id}/attempts/{attempt.id}").status_code == 404
     assert client.get(f"/mailings/{own.id}/attempts/{attempt.id}").status_code == 404
+
+
+def test_send_now_starts_the_run_with_the_configured_python(make_app, db, owner, smtp_sink, tmp_path):
+    """One way starts a detached run, and it uses CRON_PYTHON as cron's lines do (the web app
+    used to start "send now" with its own interpreter whatever the setting said)."""
+    import stat
+    import sys
+
+    used = tmp_path / "used"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {used}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    client = make_app(CRON_PYTHON=str(wrapper)).test_client()
+    mailing = make_mailing(db, owner, clients=1, start=NOW + timedelta(days=2))
+    AuthActions(client).login("owner@example.com")
+
+    submit(client, f"/mailings/{mailing.id}/send-now", {}, form_url=f"/mailings/{mailing.id}")
+
+    (attempt,) = wait_for_attempt(db, mailing.id)
+    assert attempt.status is AttemptStatus.SUCCESS
+    assert used.read_text().split() == ["-m", "mailer.delivery.cron_entry", str(mailing.id), "--ignore-schedule"]

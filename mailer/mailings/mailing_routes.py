@@ -4,7 +4,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from mailer import lifecycle
-from mailer.delivery.background import start_run
+from mailer.scheduling.cron import start_run
 from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services

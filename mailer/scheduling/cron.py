@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from mailer import schedule
+from mailer.scheduling import detached
 
 __all__ = [
     "CronConfig",
@@ -56,6 +57,7 @@ __all__ = [
     "remove",
     "script_text",
     "start_now",
+    "start_run",
     "sync",
 ]
 
@@ -260,7 +262,7 @@ def sync(session=None, *, config: CronConfig | None = None, now: datetime | None
     with _editing(config) as tab:
         wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
         if wanted:
-            _ensure_log_dir(config)
+            ensure_log_dir(config)
         for mailing_id, spec in wanted.items():
             script_changed = _write_script(config, mailing_id)
             line_changed = tab.put(mailing_id, cron_line(config, mailing_id, spec))
@@ -351,13 +353,15 @@ def start_now(mailing_or_id, *, config: CronConfig | None = None, session=None,
     # The script may be gone (no later occurrence left, so no line); the run needs it.
     with _locked(config):
         _write_script(config, mailing.id)
-    _ensure_log_dir(config)
-    with open(config.log_file, "ab") as log_output:
-        return subprocess.Popen(
-            [config.python, str(config.script_path(mailing.id))],
-            stdin=subprocess.DEVNULL, stdout=log_output, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, env=None if env is None else dict(env),
-        )
+    return detached.start_detached([str(config.script_path(mailing.id))], config, env=env)
+
+
+def start_run(mailing_id: int, *flags: str, config: CronConfig | None = None) -> subprocess.Popen:
+    """``python -m mailer.delivery.cron_entry <id> [flags]``, detached, on the app's settings:
+    the owner's "send now" (``--ignore-schedule``) and "send to those not reached" (``--resume``)."""
+    config = config or CronConfig.from_app()
+    return detached.start_detached(["-m", "mailer.delivery.cron_entry", str(int(mailing_id)), *flags],
+                                   config, env=detached.run_environment())
 
 
 # --- the app's side -----------------------------------------------------------------------
@@ -392,10 +396,8 @@ def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
                              "run `flask cron sync` to repair it", change)
         return
     if change in ("created", "updated", "resumed"):
-        from mailer.delivery.background import run_environment
-
         try:
-            start_now(mailing, config=config, env=run_environment())
+            start_now(mailing, config=config, env=detached.run_environment())
         except Exception:
             app.logger.exception("cron: could not start mailing %s at once; cron will run it",
                                  mailing_id)
@@ -566,7 +568,7 @@ def _put_or_drop(config: CronConfig, tab: _Crontab, mailing_id: int, spec: str |
         had_script = config.script_path(mailing_id).exists()
         tab.remove_script_after_write(mailing_id)
         return tab.drop(mailing_id) or had_script
-    _ensure_log_dir(config)
+    ensure_log_dir(config)
     script_changed = _write_script(config, mailing_id)
     return tab.put(mailing_id, cron_line(config, mailing_id, spec)) or script_changed
 
@@ -587,12 +589,11 @@ def _write_script(config: CronConfig, mailing_id: int) -> bool:
     return True
 
 
-def _ensure_log_dir(config: CronConfig) -> None:
-    """The line's ``>> log`` fails in a missing directory, and then the run never starts."""
+def ensure_log_dir(config: CronConfig) -> None:
     try:
-        Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CronError(f"cannot create the log directory of {config.log_file}: {error}") from error
+        detached.ensure_log_dir(config.log_file)
+    except detached.LogDirError as error:
+        raise CronError(str(error)) from error
 
 
 def _remove_script(config: CronConfig, mailing_id: int) -> None:
