@@ -192,3 +192,33 @@ def test_force_mail_says_what_it_did_in_one_line(runner, db, owner, smtp_sink):
     assert not_a_number.exit_code == 2 and "must be a whole number" in not_a_number.output
     assert both.exit_code == 2 and "not both" in both.output
     assert len(smtp_sink.wait_for(2)) == 2
+
+
+def test_force_mail_all_runs_every_mailing_that_may_send_one_line_each(runner, db, owner, make_user, smtp_sink):
+    """The requirements' "run every active mailing at once": due ones send, others say why not;
+    paused, stopped, finished and blocked owners' mailings are not even looked at."""
+    from mailer.models import MailingStatus
+
+    due = make_mailing(db, owner, clients=2, start=NOW - timedelta(minutes=1))
+    later = make_mailing(db, owner, clients=1, start=NOW + timedelta(days=1))
+    paused = make_mailing(db, owner, clients=1, start=NOW - timedelta(minutes=1), status=MailingStatus.PAUSED)
+    blocked = make_mailing(db, make_user(email="blocked@example.com", active=False), clients=1,
+                           start=NOW - timedelta(minutes=1))
+
+    scheduled = runner.invoke(args=["force-mail", "--all"])
+    smtp_sink.wait_for(2)
+    forced = runner.invoke(args=["force-mail", "--all", "--ignore-schedule"])
+    wrong = [runner.invoke(args=args) for args in (["force-mail"], ["force-mail", "--all", str(due.id)],
+                                                   ["force-mail", "--all", "--resume"])]
+
+    lines = scheduled.output.splitlines()
+    assert scheduled.exit_code == 0 and len(lines) == 2
+    assert lines[0].startswith(f"mailing {due.id}: success, sent 2, failed 0")
+    assert lines[1].startswith(f"mailing {later.id}: not due yet")
+    forced_lines = forced.output.splitlines()
+    assert forced.exit_code == 0 and [line.split(":")[0] for line in forced_lines] == [
+        f"mailing {due.id}", f"mailing {later.id}"]
+    assert all(": success, sent" in line for line in forced_lines)
+    assert not any(f"mailing {m.id}" in scheduled.output + forced.output for m in (paused, blocked))
+    assert all(result.exit_code == 2 for result in wrong)
+    assert len(smtp_sink.wait_for(2 + 3)) == 5

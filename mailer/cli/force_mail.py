@@ -1,33 +1,56 @@
-"""``flask force-mail <id>``: run a mailing's delivery from the shell, as cron would."""
+"""``flask force-mail <id>`` / ``--all``: run mailings' delivery from the shell, as cron would."""
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from mailer.delivery.engine import EXIT_BAD_ID, run_mailing
+from mailer.delivery.engine import EXIT_BAD_ID, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, run_mailing
+from mailer.extensions import db
+from mailer.models import Mailing
+
+# The worst outcome of several runs, for the shell: a failure over a partial send over success.
+_SEVERITY = {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2, EXIT_BAD_ID: 3}
 
 
 @click.command("force-mail")
-@click.argument("mailing_id")
+@click.argument("mailing_id", required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every mailing that may send (created or running, owner active), one line each.")
 @click.option("--ignore-schedule", is_flag=True,
               help="Send now even if no occurrence is due (never for paused, stopped, finished "
                    "or blocked-owner mailings).")
 @click.option("--resume", is_flag=True,
               help="Finish the latest occurrence: send to the clients it has not reached.")
 @with_appcontext
-def force_mail(mailing_id: str, ignore_schedule: bool, resume: bool):
-    """Run mailing MAILING_ID now under the same conditions as its cron line.
+def force_mail(mailing_id: str | None, every: bool, ignore_schedule: bool, resume: bool):
+    """Run mailing MAILING_ID (or, with --all, every mailing that may send) now, under the same
+    conditions and claims as its cron line.
 
-    Prints one line saying what was done. Exit status: 0 sent (or nothing due),
-    1 failed or refused, 2 no such mailing, 3 partly sent.
+    Prints one line per mailing saying what was done. Exit status: 0 sent (or nothing due),
+    1 failed or refused, 2 no such mailing, 3 partly sent; with --all, the worst of them.
     """
     if ignore_schedule and resume:
         raise click.UsageError("use --ignore-schedule or --resume, not both")
+    if every == (mailing_id is not None):
+        raise click.UsageError("name one mailing id, or --all")
+    if every:
+        if resume:
+            raise click.UsageError("--resume finishes one mailing's occurrence: name its id")
+        ids = db.session.scalars(sa.select(Mailing.id).where(Mailing.may_send).order_by(Mailing.id)).all()
+        codes = [_run(number, ignore_schedule, resume=False) for number in ids]
+        if not ids:
+            click.echo("no mailing may send now")
+        raise SystemExit(max(codes, key=_SEVERITY.get, default=EXIT_OK))
     try:
         number = int(mailing_id)
     except ValueError:
         click.echo(f"mailing id must be a whole number, got {mailing_id!r}", err=True)
         raise SystemExit(EXIT_BAD_ID) from None
-    result = run_mailing(number, ignore_schedule=ignore_schedule, resume=resume)
+    raise SystemExit(_run(number, ignore_schedule, resume))
+
+
+def _run(mailing_id: int, ignore_schedule: bool, resume: bool) -> int:
+    result = run_mailing(mailing_id, ignore_schedule=ignore_schedule, resume=resume)
     click.echo(result.line)
-    raise SystemExit(result.exit_code)
+    return result.exit_code
