@@ -163,6 +163,7 @@ def register_template_helpers(app: Flask) -> None:
     from babel.dates import format_skeleton
     from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
+    from mailer.labels import ATTEMPT_STATUS_LABELS, MAILING_STATUS_LABELS
     from mailer.menu import menu_items
     from mailer.reports.replies import attempt_summary, delivery_summary
 
@@ -175,6 +176,9 @@ def register_template_helpers(app: Flask) -> None:
         format_day_month=format_day_month, attempt_summary=attempt_summary,
         delivery_summary=delivery_summary,
     )
+    # Globals, not context: the macros of _status.html are imported without a context.
+    app.jinja_env.globals.update(mailing_status_labels=MAILING_STATUS_LABELS,
+                                 attempt_status_labels=ATTEMPT_STATUS_LABELS)
 
     @app.context_processor
     def helpers():

@@ -38,6 +38,11 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def named_address(name: str | None, email: str) -> str:
+    """How a person is shown in a list or a picker: "Name <email>", or the address alone."""
+    return f"{name} <{email}>" if name else email
+
+
 def normalize_email(email: str) -> str:
     """One spelling per address, so uniqueness is case-insensitive on every database."""
     return email.strip().lower()

@@ -27,20 +27,14 @@ from mailer.auth import services as accounts
 from mailer.blog import services as blog_services
 from mailer.extensions import db
 from mailer.form_errors import attach_error
+from mailer.labels import MAILING_STATUS_LABELS
 from mailer.mailings import client_services, message_services
 from mailer.mailings import mailing_services
 from mailer.errors import ServiceError
-from mailer.models import Client, Mailing, MailingStatus, Message, Role, User, is_row_id
+from mailer.models import Client, Mailing, Message, Role, User, is_row_id, named_address
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {
-    MailingStatus.CREATED: _l("created"),
-    MailingStatus.RUNNING: _l("running"),
-    MailingStatus.PAUSED: _l("paused"),
-    MailingStatus.STOPPED: _l("stopped"),
-    MailingStatus.FINISHED: _l("finished"),
-}
 
 
 # --- who may open what ---------------------------------------------------------------------
@@ -331,10 +325,6 @@ class _Loader(QueryAjaxModelLoader):
         return super().get_one(pk)
 
 
-def _person(user: User) -> str:
-    return f"{user.full_name} <{user.email}>" if user.full_name else user.email
-
-
 class MailingView(ServiceModelView):
     """Superusers' mailings: made, changed and deleted by the mailing service only.
 
@@ -354,7 +344,7 @@ class MailingView(ServiceModelView):
         "owner": _owner_email,
         "message": lambda v, c, m, n: m.message.subject,
         "frequency": lambda v, c, m, n: forms.FREQUENCY_LABELS[m.frequency],
-        "status": lambda v, c, m, n: STATUS_LABELS[m.status],
+        "status": lambda v, c, m, n: MAILING_STATUS_LABELS[m.status],
         "start_at": lambda v, c, m, n: _in_zone(m.start_at, m.timezone),
         "end_at": lambda v, c, m, n: _in_zone(m.end_at, m.timezone),
     }
@@ -368,7 +358,8 @@ class MailingView(ServiceModelView):
 
     def __init__(self, *args, **kwargs):
         self.form_ajax_refs = {
-            "owner": _Loader("owner", User, ["email", "full_name"], _person, User.email),
+            "owner": _Loader("owner", User, ["email", "full_name"],
+                             lambda user: named_address(user.full_name, user.email), User.email),
             "message": _Loader("message", Message, ["subject"],
                                lambda m: f"{m.subject} — {m.owner.email}", Message.subject),
             "recipients": _Loader("recipients", Client, ["email", "full_name"],

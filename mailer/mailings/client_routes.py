@@ -15,7 +15,7 @@ from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, client_csv, client_services as services
 from mailer.mailings.client_forms import ClientForm, ImportClientsForm
-from mailer.models import Client
+from mailer.models import Client, named_address
 from mailer.ownership import own_or_404
 
 
@@ -104,10 +104,6 @@ def export_clients():
     return csv_download(lines, "clients")
 
 
-def _search_text(client: Client) -> str:
-    return f"{client.full_name} <{client.email}>" if client.full_name else client.email
-
-
 @bp.route("/clients/search.json")
 def search_clients():
     found = services.search_clients(
@@ -115,7 +111,7 @@ def search_clients():
     )
     return jsonify(
         results=[
-            {"id": c.id, "text": _search_text(c), "unsubscribed": c.unsubscribed_at is not None}
+            {"id": c.id, "text": named_address(c.full_name, c.email), "unsubscribed": c.unsubscribed_at is not None}
             for c in found.clients
         ],
         more=found.more,

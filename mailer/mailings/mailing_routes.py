@@ -10,7 +10,7 @@ from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
 from mailer.errors import ServiceError
 from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
-from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id
+from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id, named_address
 from mailer.ownership import own_or_404, owned
 from mailer.reports.services import mailing_stats
 
@@ -42,7 +42,7 @@ def _choices(form: MailingForm, selected_client_ids: list[int]) -> None:
             owned(Client, current_user).where(Client.id.in_(possible)).order_by(Client.email)
         )
     form.client_ids.choices = [
-        SelectChoice(c.id, f"{c.full_name} <{c.email}>" if c.full_name else c.email) for c in chosen
+        SelectChoice(c.id, named_address(c.full_name, c.email)) for c in chosen
     ]
 
 

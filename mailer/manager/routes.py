@@ -1,5 +1,5 @@
 """Manager pages: all mailings (read-only, stop), all users (block, unblock)."""
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -35,16 +35,9 @@ def list_mailings():
                            client_counts=mailing_services.client_counts(page.items))
 
 
-def _mailing_or_404(mailing_id: int) -> Mailing:
-    mailing = db.session.get(Mailing, mailing_id)
-    if mailing is None:
-        abort(404)
-    return mailing
-
-
 @bp.route("/manager/mailings/<int:mailing_id>")
 def show_mailing(mailing_id: int):
-    mailing = _mailing_or_404(mailing_id)
+    mailing = db.get_or_404(Mailing, mailing_id)
     return render_template(
         "manager/mailing.html", mailing=mailing, form=StopForm(),
         next_times=mailing_services.next_send_times(mailing),
@@ -57,7 +50,7 @@ def show_mailing(mailing_id: int):
 
 @bp.route("/manager/mailings/<int:mailing_id>/stop", methods=["POST"])
 def stop_mailing(mailing_id: int):
-    mailing = _mailing_or_404(mailing_id)
+    mailing = db.get_or_404(Mailing, mailing_id)
     form = StopForm()
     if form.validate_on_submit():
         lifecycle.stop(mailing, form.reason.data)
@@ -75,16 +68,9 @@ def list_users():
     return render_template("manager/users.html", page=page, rows=rows, q=q, form=FlaskForm())
 
 
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.route("/manager/users/<int:user_id>/block", methods=["POST"])
 def block_user(user_id: int):
-    user = _user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     try:
         accounts.block_user(user, by=current_user)
     except ServiceError as error:
@@ -97,7 +83,7 @@ def block_user(user_id: int):
 
 @bp.route("/manager/users/<int:user_id>/unblock", methods=["POST"])
 def unblock_user(user_id: int):
-    user = _user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     accounts.unblock_user(user)
     flash(_("%(email)s is unblocked.", email=user.email), "success")
     return redirect(url_for("manager.list_users", **request.args))

@@ -7,14 +7,8 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from mailer.models import AttemptStatus
+from mailer.labels import ATTEMPT_STATUS_LABELS
 
-STATUS_LABELS = {
-    AttemptStatus.SENDING: _l("sending"),
-    AttemptStatus.SUCCESS: _l("success"),
-    AttemptStatus.PARTIAL: _l("partial"),
-    AttemptStatus.FAILURE: _l("failure"),
-}
 
 
 class AttemptFilterForm(FlaskForm):
@@ -29,7 +23,7 @@ class AttemptFilterForm(FlaskForm):
     status = SelectField(
         _l("Status"),
         choices=[SelectChoice("", _l("Any status"))]
-        + [SelectChoice(status.value, label) for status, label in STATUS_LABELS.items()],
+        + [SelectChoice(status.value, label) for status, label in ATTEMPT_STATUS_LABELS.items()],
         validate_choice=False,
         validators=[Optional()],
     )

@@ -1,0 +1,20 @@
+"""What the statuses are called, in the reader's language: one table each, for the pages, the
+admin and the filters alike."""
+from flask_babel import lazy_gettext as _l
+
+from mailer.models import AttemptStatus, MailingStatus
+
+MAILING_STATUS_LABELS = {
+    MailingStatus.CREATED: _l("created"),
+    MailingStatus.RUNNING: _l("running"),
+    MailingStatus.PAUSED: _l("paused"),
+    MailingStatus.STOPPED: _l("stopped"),
+    MailingStatus.FINISHED: _l("finished"),
+}
+
+ATTEMPT_STATUS_LABELS = {
+    AttemptStatus.SENDING: _l("sending"),
+    AttemptStatus.SUCCESS: _l("success"),
+    AttemptStatus.PARTIAL: _l("partial"),
+    AttemptStatus.FAILURE: _l("failure"),
+}
