@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from mailer import wall_clock
 from mailer.admin import forms
 from mailer.auth import services as accounts
 from mailer.blog import services as blog_services
@@ -77,21 +78,6 @@ def _when(view, value: datetime, name: str) -> str:
 
 
 TYPE_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _when}
-
-
-def local_wall_clock(moment: datetime, zone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
-
-
-def aware(wall_clock: datetime | None, zone: str, field: str | None = None) -> datetime | None:
-    if wall_clock is None:
-        return None
-    moment = wall_clock.replace(tzinfo=ZoneInfo(zone), second=0, microsecond=0)
-    try:
-        return moment.astimezone(ZoneInfo("UTC"))
-    except OverflowError:  # a wall-clock time at the very ends of the calendar has no UTC time
-        raise ServiceError(_l("This date is too far in the past or in the future."),
-                             field=field) from None
 
 
 class ServiceModelView(AccessMixin, ModelView):
@@ -205,7 +191,7 @@ class PostView(ServiceModelView):
     def edit_form(self, obj=None):
         form = self._describe(super().edit_form(obj))
         if request.method == "GET" and obj is not None and obj.published_at:
-            form.published_at.data = local_wall_clock(obj.published_at, current_user.timezone)
+            form.published_at.data = wall_clock.from_utc(obj.published_at, current_user.timezone)
         return form
 
     def _data(self, form) -> blog_services.PostData:
@@ -213,7 +199,8 @@ class PostView(ServiceModelView):
         return blog_services.PostData(
             title=form.title.data,
             body=form.body.data,
-            published_at=aware(form.published_at.data, current_user.timezone, "published_at"),
+            published_at=None if form.published_at.data is None else wall_clock.to_utc(
+                form.published_at.data, current_user.timezone, "published_at"),
             new_image=form.image.checked,
             remove_image=bool(remove and remove.data),
         )

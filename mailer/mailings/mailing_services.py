@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from mailer import lifecycle, schedule
+from mailer import lifecycle, schedule, wall_clock
 from mailer.auth.services import valid_timezone
 from mailer.delivery.engine import count_unserved
 from mailer.extensions import db
@@ -68,25 +68,15 @@ def _window(data: MailingData, now: datetime) -> Window:
         frequency = Frequency(data.frequency)
     except ValueError:
         raise ServiceError(_l("Choose how often to send."), field="frequency") from None
-    zone = ZoneInfo(data.timezone)
-    start = data.start_local.replace(tzinfo=zone, second=0, microsecond=0)
-    end = data.end_local.replace(tzinfo=zone, second=0, microsecond=0)
+    start = wall_clock.to_utc(data.start_local, data.timezone, "start_at")
+    end = wall_clock.to_utc(data.end_local, data.timezone, "end_at")
     if end <= start:
         raise ServiceError(_l("The end must be after the start."), field="end_at")
     if end <= now:
         raise ServiceError(
             _l("This mailing would never send: its end is already in the past."), field="end_at"
         )
-    return Window(_in_utc(start, "start_at"), _in_utc(end, "end_at"), frequency, data.timezone)
-
-
-def _in_utc(moment: datetime, field_name: str) -> datetime:
-    """``moment`` in UTC; a wall-clock time at the very ends of the calendar may have none."""
-    try:
-        return moment.astimezone(ZoneInfo("UTC"))
-    except OverflowError:
-        raise ServiceError(_l("This date is too far in the past or in the future."),
-                             field=field_name) from None
+    return Window(start, end, frequency, data.timezone)
 
 
 def _own_message(owner: User, message_id: int | None) -> Message:
@@ -279,9 +269,8 @@ def attempts_of(mailing: Mailing, limit: int = 50) -> list[Attempt]:
 
 def local_window(mailing: Mailing) -> tuple[datetime, datetime]:
     """The mailing's start and end as wall-clock times in its own zone (for the form)."""
-    zone = ZoneInfo(mailing.timezone)
-    return (mailing.start_at.astimezone(zone).replace(tzinfo=None),
-            mailing.end_at.astimezone(zone).replace(tzinfo=None))
+    return (wall_clock.from_utc(mailing.start_at, mailing.timezone),
+            wall_clock.from_utc(mailing.end_at, mailing.timezone))
 
 
 def default_window(owner: User) -> tuple[datetime, datetime]:
