@@ -270,6 +270,14 @@ def auth(client):
 
 
 @pytest.fixture
+def owner(make_user, auth):
+    """A signed-in user with a workspace (user@example.com); a test file may make its own owner."""
+    user = make_user(email="user@example.com")
+    auth.login()
+    return user
+
+
+@pytest.fixture
 def make_user(db):
     """Create a user directly (verified and active unless told otherwise)."""
     from tests.factories import UserFactory

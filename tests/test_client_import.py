@@ -13,13 +13,6 @@ from tests.conftest import AuthActions, submit
 BOM = "\ufeff".encode()
 
 
-@pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com")
-    auth.login()
-    return user
-
-
 def upload(client, content: bytes | str, skip_rejected=False, follow_redirects=True):
     if isinstance(content, str):
         content = content.encode("utf-8")

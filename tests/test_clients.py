@@ -9,13 +9,6 @@ from mailer.models import Client, Role
 from tests.conftest import submit
 
 
-@pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com")
-    auth.login()
-    return user
-
-
 def add_clients(db, owner, count, **fields):
     clients = [
         Client(owner_id=owner.id, email=f"client{n:03d}@example.com", full_name=f"Client {n:03d}",

@@ -12,13 +12,6 @@ def save(client, url="/messages/new", **fields):
     return submit(client, url, data, follow_redirects=True)
 
 
-@pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com")
-    auth.login()
-    return user
-
-
 def test_create_message_and_preview_it_for_a_real_client(client, db, owner):
     db.session.add(Client(owner=owner, email="anna@example.com", full_name="Анна Петрова"))
     db.session.commit()
