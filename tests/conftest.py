@@ -29,6 +29,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from mailer import create_app
 from mailer.extensions import db as _db
 from tests import provision
+from tests.html_checker import html_checker  # noqa: F401  (fixture)
 from tests.mail_servers import exim_server, postfix_server  # noqa: F401  (fixtures)
 from tests.smtp_servers import SmtpSink, free_port
 

