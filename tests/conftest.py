@@ -180,11 +180,18 @@ class ObservedClient(FlaskClient):
 
 
 @pytest.fixture
-def make_app(database_url, smtp_sink, cron_log):
-    """Build an app on the test database with some settings changed."""
+def make_app(database_url, smtp_sink, cron_log, tmp_path):
+    """Build an app on the test database with some settings changed.
+
+    Outside APP_ENV=testing the app keeps cron in step, so unless a test names its
+    CRONTAB_FILE (None: the real user crontab, on purpose, under an instance of its own) the
+    lines go to a file of the test's own and never to this machine's crontab."""
     apps = []
 
     def factory(**overrides):
+        if overrides.get("APP_ENV", "testing") != "testing" and "CRONTAB_FILE" not in overrides:
+            overrides = {"CRONTAB_FILE": str(tmp_path / "crontab"), "SCHEDULER": "flask",
+                         "SCRIPTS_DIR": str(tmp_path / "scripts"), **overrides}
         app = create_app({**_base_config(database_url, smtp_sink.port, cron_log), **overrides})
         app.test_client_class = ObservedClient
         apps.append(app)

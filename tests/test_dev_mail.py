@@ -135,10 +135,8 @@ def test_the_demo_newsletter_sent_now_reads_rendered_at_dev_mail(make_app, maild
     from mailer.models import Mailing
 
     controller, directory = maildir_sink
-    # The seeded mailing gets a cron line: in a file of this test's own, as make run has it.
-    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory),
-                   CRONTAB_FILE=str(tmp_path / "crontab"), SCHEDULER="flask",
-                   SCRIPTS_DIR=str(tmp_path / "scripts"))
+    # The seeded mailing gets a cron line: in a file of the test's own (make_app sees to it).
+    app = make_app(APP_ENV="development", MAIL_PORT=controller.port, MAIL_SINK_DIR=str(directory))
     assert app.test_cli_runner().invoke(args=["seed"]).exit_code == 0
     with app.app_context():
         (mailing_id,) = db.session.scalars(sa.select(Mailing.id)).all()
@@ -158,4 +156,4 @@ def test_the_demo_newsletter_sent_now_reads_rendered_at_dev_mail(make_app, maild
     assert re.search(r"<td [^>]*>Пирог\s+с\s+ревенём</td>", html)
     assert "sandbox" in letter.headers["Content-Security-Policy"]
     assert client.get(f"/dev/mail/{key}x/html").status_code == 404
-    assert f"# mailer:default:{mailing_id}" in (tmp_path / "crontab").read_text()
+    assert f"# mailer:default:{mailing_id}" in (tmp_path / "crontab").read_text()  # the test's own

@@ -119,6 +119,7 @@ def test_nothing_listening_redis_down_and_an_old_schema_are_failures(app, make_a
 
 def test_production_with_a_weak_key_plain_http_and_no_redis(make_app, smtp_sink, cron_daemon, tmp_path):
     app = make_app(APP_ENV="production", SECRET_KEY="changeme", BASE_URL="http://mail.example.com",
+                   CRONTAB_FILE=None,  # this user's crontab: only read
                    MAIL_PORT=smtp_sink.port, SCRIPTS_DIR=str(tmp_path / "scripts"),
                    UPLOAD_FOLDER=str(tmp_path / "uploads"))
 
@@ -134,6 +135,7 @@ def test_production_with_a_weak_key_plain_http_and_no_redis(make_app, smtp_sink,
 
 def test_strong_key_and_https_pass_in_production(make_app, smtp_sink, cron_daemon, tmp_path):
     app = make_app(APP_ENV="production", SECRET_KEY=STRONG_KEY, BASE_URL="https://mail.example.com",
+                   CRONTAB_FILE=None,
                    MAIL_PORT=smtp_sink.port, SCRIPTS_DIR=str(tmp_path / "scripts"),
                    UPLOAD_FOLDER=str(tmp_path / "uploads"))
 
