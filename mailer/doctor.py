@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailer.config import MIGRATIONS_DIR
+from mailer.delivery.sender import reply_text
 from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
@@ -182,7 +183,7 @@ def _mail_server(config) -> Iterator[Row]:
             yield Row("mail server 8BITMIME", WARNING, "no 8BITMIME: letters go in 7 bits, a third larger",
                       "a modern relay (Postfix) offers it")
     except smtplib.SMTPAuthenticationError as error:
-        yield Row("mail server", FAILURE, f"{where} refused the login: {_reply(error.smtp_code, error.smtp_error)}",
+        yield Row("mail server", FAILURE, f"{where} refused the login: {reply_text(error.smtp_code, error.smtp_error)}",
                   "check MAIL_USERNAME and MAIL_PASSWORD")
     except smtplib.SMTPResponseException as error:
         yield _mail_failure(where, error.smtp_code, error.smtp_error)
@@ -209,15 +210,9 @@ def _offers(connection: smtplib.SMTP) -> list[str]:
 def _mail_failure(where: str, code: int, reply) -> Row:
     if code == -1:
         return Row("mail server", FAILURE, f"{where} answered something that is not SMTP: "
-                   f"{_reply(0, reply)[:120]!r}", "MAIL_PORT points at another kind of server")
-    return Row("mail server", FAILURE, f"{where} refused us: {_reply(code, reply)}",
+                   f"{reply_text(0, reply)[:120]!r}", "MAIL_PORT points at another kind of server")
+    return Row("mail server", FAILURE, f"{where} refused us: {reply_text(code, reply)}",
                "check MAIL_SERVER, MAIL_PORT and that this host may relay")
-
-
-def _reply(code: int, reply) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    text = " ".join(text.split())
-    return f"{code} {text}" if code and code > 0 else text
 
 
 def _network_problem(error: BaseException, started: float, timeout: float) -> str:

@@ -192,9 +192,9 @@ def _column_after(text: str, column: int) -> int:
     return column + len(text) if newline < 0 else len(text) - newline - 1
 
 
-def _protect(source: str) -> tuple[str, dict[str, message_template.Piece], list[str]]:
-    """The source with each placeholder replaced by a token no text can contain."""
-    nonce = secrets.token_hex(6)
+def _protect(source: str, prefix: str) -> tuple[str, dict[str, message_template.Piece], list[str]]:
+    """The source with each placeholder replaced by a token no text can contain: ``prefix``
+    (random), ``t``, its number, ``z``; letters and digits only, so Markdown leaves it alone."""
     tokens: dict[str, message_template.Piece] = {}
     blocks: list[str] = []
     written: list[str] = []
@@ -202,7 +202,7 @@ def _protect(source: str) -> tuple[str, dict[str, message_template.Piece], list[
         if piece.kind == "text":
             written.append(piece.source)
             continue
-        token = f"mlr{nonce}t{index}z"
+        token = f"{prefix}t{index}z"
         tokens[token] = piece
         if piece.kind == "block":
             blocks.append(token)
@@ -210,12 +210,12 @@ def _protect(source: str) -> tuple[str, dict[str, message_template.Piece], list[
     return "".join(written), tokens, blocks
 
 
-def _check_placement(html: str, tokens: dict[str, message_template.Piece], blocks: list[str],
-                     nonce_prefix: str) -> None:
-    found = re.findall(rf"{nonce_prefix}t\d+z", html)
+def _check_placement(html: str, blocks: list[str], prefix: str) -> None:
+    """Every condition still there, in order; no link address that begins with a placeholder."""
+    found = re.findall(rf"{prefix}t\d+z", html)
     if [token for token in found if token in blocks] != blocks:
         raise TemplateProblem("html", "condition")
-    if re.search(rf"""(?:href|src)=["']\s*{nonce_prefix}""", html):
+    if re.search(rf"""(?:href|src)=["']\s*{prefix}t""", html):
         raise TemplateProblem("html", "link")
 
 
@@ -224,19 +224,19 @@ def build(source: str, *, lang: str, footer: str, unsubscribe_label: str) -> Htm
 
     ``footer`` and ``unsubscribe_label`` are ours (translated), put in as text."""
     message_template.check(source)
-    markdown, tokens, blocks = _protect(source)
-    nonce_prefix = next(iter(tokens))[:15] if tokens else "mlr-none"
+    prefix = f"mlr{secrets.token_hex(6)}"
+    markdown, tokens, blocks = _protect(source, prefix)
     raw = _markdown.render(markdown)
     for token in blocks:  # a condition on a line of its own is no paragraph, nor a line break
         raw = raw.replace(f"<p>{token}</p>", token).replace(f"{token}<br />", token)
     clean = sanitize(raw)
-    layout_tokens = {name: f"mlr{secrets.token_hex(6)}{name}z" for name in ("subject", "unsubscribe_link")}
+    layout_tokens = {name: f"{prefix}L{name}z" for name in ("subject", "unsubscribe_link")}
     document = LAYOUT.format(
         lang=escape(lang), css=LAYOUT_CSS, content=clean, footer=escape(footer),
         unsubscribe_label=escape(unsubscribe_label), subject=layout_tokens["subject"],
         unsubscribe=layout_tokens["unsubscribe_link"])
     document = wrap_lines(_inliner.inline(document))
-    _check_placement(document, tokens, blocks, nonce_prefix)
+    _check_placement(document, blocks, prefix)
     template = document.replace("{", '{{ "{" }}')
     for token, piece in tokens.items():
         template = template.replace(token, piece.source)

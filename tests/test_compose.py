@@ -46,7 +46,7 @@ def both(the_letter: Letter, email: str, name: str, eight_bit: bool = True) -> t
     recipient_name = " ".join(name.split())
     recipient = Recipient(email, name)
     subject = " ".join(the_letter.subject(recipient).split())
-    body = f"{the_letter.body(recipient).rstrip()}\n\n-- \n{the_letter.footer}\n{LINK}\n"
+    body = the_letter.text_for(recipient, LINK)
     html = the_letter.html.render(recipient, subject, LINK) if the_letter.html else None
     reference = the_letter.as_email_message(email, recipient_name, subject, body, LINK, eight_bit,
                                             html).as_bytes()

@@ -107,13 +107,19 @@ def _crlf(text: str) -> bytes:
     return CRLF.join(text.encode("utf-8").splitlines()) + CRLF  # as set_content does
 
 
-def _sent_as_it_is(text: str, raw: bytes, eight_bit: bool) -> bool:
-    return (eight_bit or text.isascii()) and _lines_fit(raw)
+def _transfer_encoding(text: str, raw: bytes, eight_bit: bool) -> str | None:
+    """7bit or 8bit while the lines of ``raw`` (the text in CRLF lines) fit; else None:
+    quoted-printable or base64, whichever is shorter, in lines of 76 (the library's choice)."""
+    if not _lines_fit(raw):
+        return None
+    if text.isascii():
+        return "7bit"
+    return "8bit" if eight_bit else None
 
 
-def _part_head(subtype: str, text: str) -> bytes:
+def _part_head(subtype: str, transfer_encoding: str) -> bytes:
     return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: {'7bit' if text.isascii() else '8bit'}\r\n\r\n").encode("ascii")
+            f"Content-Transfer-Encoding: {transfer_encoding}\r\n\r\n").encode("ascii")
 
 
 def _boundary(*parts: bytes) -> bytes:
@@ -157,9 +163,10 @@ class Letter:
         html = self.html.render(recipient, subject, link) if self.html else None
         raw_body = _crlf(body)
         raw_html = _crlf(html) if html is not None else b""
-        if email.isascii() and "=?" not in name + subject + self.sender \
-                and _sent_as_it_is(body, raw_body, eight_bit) \
-                and (html is None or _sent_as_it_is(html, raw_html, eight_bit)):
+        body_encoding = _transfer_encoding(body, raw_body, eight_bit)
+        html_encoding = _transfer_encoding(html, raw_html, eight_bit) if html is not None else None
+        if email.isascii() and "=?" not in name + subject + self.sender and body_encoding \
+                and (html is None or html_encoding):
             head = "\r\n".join([
                 f"From: {self.from_value}", *([f"Reply-To: {self.reply_to}"] if self.reply_to else []),
                 f"To: {_address_value('To', name, email)}",
@@ -169,13 +176,13 @@ class Letter:
                 "MIME-Version: 1.0", ""])
             if all(len(line) <= LINE_LIMIT for line in head.split("\r\n")):
                 if html is None:
-                    return self._signed(head.encode("ascii") + _part_head("plain", body) + raw_body)
+                    return self._signed(head.encode("ascii") + _part_head("plain", body_encoding) + raw_body)
                 boundary = _boundary(raw_body, raw_html)
                 return self._signed(b"".join([
                     head.encode("ascii"),
                     b'Content-Type: multipart/alternative; boundary="', boundary, b'"\r\n\r\n',
-                    b"--", boundary, CRLF, _part_head("plain", body), raw_body,
-                    CRLF, b"--", boundary, CRLF, _part_head("html", html), raw_html,
+                    b"--", boundary, CRLF, _part_head("plain", body_encoding), raw_body,
+                    CRLF, b"--", boundary, CRLF, _part_head("html", html_encoding), raw_html,
                     CRLF, b"--", boundary, b"--", CRLF]))
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
@@ -211,20 +218,11 @@ class Letter:
         message["Message-ID"] = make_msgid(domain=self.domain)
         message.set_raw("List-Unsubscribe", f"<{link}>")
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-        message.set_content(body, cte=_transfer_encoding(body, eight_bit))
+        message.set_content(body, cte=_transfer_encoding(body, _crlf(body), eight_bit))
         if html is not None:
-            message.add_alternative(html, subtype="html", cte=_transfer_encoding(html, eight_bit))
+            message.add_alternative(html, subtype="html",
+                                    cte=_transfer_encoding(html, _crlf(html), eight_bit))
         return message
-
-
-def _transfer_encoding(text: str, eight_bit: bool) -> str | None:
-    """7bit or 8bit while the text's lines fit; else (None) quoted-printable or base64,
-    whichever is shorter, in lines of 76."""
-    if not _lines_fit(CRLF.join(text.encode("utf-8").splitlines())):
-        return None
-    if text.isascii():
-        return "7bit"
-    return "8bit" if eight_bit else None
 
 
 def prepare(mailing: Mailing) -> Letter:

@@ -85,7 +85,8 @@ class _Reconnect(Exception):
     """The connection is unusable; try again on a new one."""
 
 
-def _text(code: int, reply: bytes | str) -> str:
+def reply_text(code: int, reply: bytes | str) -> str:
+    """A server's reply on one line, with its code (``flask doctor`` shows replies so too)."""
     if isinstance(reply, bytes):
         reply = reply.decode("utf-8", "replace")
     reply = " ".join(reply.split())
@@ -93,7 +94,7 @@ def _text(code: int, reply: bytes | str) -> str:
 
 
 def _garbage(reply: bytes | str) -> ServerUnavailable:
-    return ServerUnavailable(f"{reasons.NOT_SMTP}: {_text(0, reply)[:300]!r}")
+    return ServerUnavailable(f"{reasons.NOT_SMTP}: {reply_text(0, reply)[:300]!r}")
 
 
 @dataclass
@@ -116,7 +117,7 @@ class SmtpSession:
             if error.smtp_code == -1:
                 raise _garbage(error.smtp_error) from None
             raise _Reconnect(f"the server refused the connection: "
-                             f"{_text(error.smtp_code, error.smtp_error)}") from None
+                             f"{reply_text(error.smtp_code, error.smtp_error)}") from None
         try:
             connection.ehlo_or_helo_if_needed()
             if s.use_tls:
@@ -127,12 +128,12 @@ class SmtpSession:
         except smtplib.SMTPAuthenticationError as error:
             _close(connection)
             raise ServerUnavailable(f"{reasons.LOGIN_REFUSED}: "
-                                    f"{_text(error.smtp_code, error.smtp_error)}") from None
+                                    f"{reply_text(error.smtp_code, error.smtp_error)}") from None
         except smtplib.SMTPResponseException as error:
             _close(connection)
             if error.smtp_code == -1:
                 raise _garbage(error.smtp_error) from None
-            raise _Reconnect(_text(error.smtp_code, error.smtp_error)) from None
+            raise _Reconnect(reply_text(error.smtp_code, error.smtp_error)) from None
         except BaseException:
             _close(connection)
             raise
@@ -213,7 +214,7 @@ class SmtpSession:
             code, reply = connection.data(payload)
         except smtplib.SMTPDataError as error:  # DATA itself refused (no 354)
             code, reply = error.smtp_code, error.smtp_error
-        return SendOutcome(True, code, _text(code, reply)) if code == 250 else \
+        return SendOutcome(True, code, reply_text(code, reply)) if code == 250 else \
             self._refused(connection, code, reply)
 
     def _pipelined(self, connection: smtplib.SMTP, payload: bytes, sender: str, recipient: str,
@@ -237,7 +238,7 @@ class SmtpSession:
         self._sender_taken(connection, mail_code, mail_reply)
         if rcpt_code not in (250, 251):
             return self._refused(connection, rcpt_code, rcpt_reply)
-        return SendOutcome(True, data_code, _text(data_code, data_reply)) if data_code == 250 else \
+        return SendOutcome(True, data_code, reply_text(data_code, data_reply)) if data_code == 250 else \
             self._refused(connection, data_code, data_reply)
 
     def _sender_taken(self, connection: smtplib.SMTP, code: int, reply) -> None:
@@ -245,12 +246,12 @@ class SmtpSession:
         if code != 250:
             self._after_refusal(connection, code, reply)
             if 400 <= code < 500:
-                raise _Reconnect(_text(code, reply))
-            raise ServerUnavailable(f"{reasons.SENDER_REFUSED}: {_text(code, reply)}")
+                raise _Reconnect(reply_text(code, reply))
+            raise ServerUnavailable(f"{reasons.SENDER_REFUSED}: {reply_text(code, reply)}")
 
     def _refused(self, connection: smtplib.SMTP, code: int, reply) -> SendOutcome:
         self._after_refusal(connection, code, reply)
-        return SendOutcome(False, code, _text(code, reply))
+        return SendOutcome(False, code, reply_text(code, reply))
 
     def _after_refusal(self, connection: smtplib.SMTP, code: int, reply) -> None:
         """Garbage and 421 end the connection; anything else resets the transaction."""
@@ -258,7 +259,7 @@ class SmtpSession:
             self._drop()
             raise _garbage(reply)
         if code == 421:
-            raise _Reconnect(_text(code, reply))
+            raise _Reconnect(reply_text(code, reply))
         try:
             connection.rset()
         except (smtplib.SMTPException, OSError) as error:

@@ -262,7 +262,7 @@ def sync(session=None, *, config: CronConfig | None = None, now: datetime | None
     with _editing(config) as tab:
         wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
         if wanted:
-            ensure_log_dir(config)
+            _ensure_log_dir(config)
         for mailing_id, spec in wanted.items():
             script_changed = _write_script(config, mailing_id)
             line_changed = tab.put(mailing_id, cron_line(config, mailing_id, spec))
@@ -353,6 +353,7 @@ def start_now(mailing_or_id, *, config: CronConfig | None = None, session=None,
     # The script may be gone (no later occurrence left, so no line); the run needs it.
     with _locked(config):
         _write_script(config, mailing.id)
+    _ensure_log_dir(config)
     return detached.start_detached([str(config.script_path(mailing.id))], config, env=env)
 
 
@@ -360,6 +361,7 @@ def start_run(mailing_id: int, *flags: str, config: CronConfig | None = None) ->
     """``python -m mailer.delivery.cron_entry <id> [flags]``, detached, on the app's settings:
     the owner's "send now" (``--ignore-schedule``) and "send to those not reached" (``--resume``)."""
     config = config or CronConfig.from_app()
+    _ensure_log_dir(config)
     return detached.start_detached(["-m", "mailer.delivery.cron_entry", str(int(mailing_id)), *flags],
                                    config, env=detached.run_environment())
 
@@ -568,7 +570,7 @@ def _put_or_drop(config: CronConfig, tab: _Crontab, mailing_id: int, spec: str |
         had_script = config.script_path(mailing_id).exists()
         tab.remove_script_after_write(mailing_id)
         return tab.drop(mailing_id) or had_script
-    ensure_log_dir(config)
+    _ensure_log_dir(config)
     script_changed = _write_script(config, mailing_id)
     return tab.put(mailing_id, cron_line(config, mailing_id, spec)) or script_changed
 
@@ -589,11 +591,12 @@ def _write_script(config: CronConfig, mailing_id: int) -> bool:
     return True
 
 
-def ensure_log_dir(config: CronConfig) -> None:
+def _ensure_log_dir(config: CronConfig) -> None:
+    """The line's ``>> log`` fails in a missing directory, and then the run never starts."""
     try:
-        detached.ensure_log_dir(config.log_file)
-    except detached.LogDirError as error:
-        raise CronError(str(error)) from error
+        Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CronError(f"cannot create the log directory of {config.log_file}: {error}") from error
 
 
 def _remove_script(config: CronConfig, mailing_id: int) -> None:

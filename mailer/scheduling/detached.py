@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 from typing import Mapping, Sequence
 
 from flask import current_app
@@ -41,23 +40,11 @@ def run_environment() -> dict[str, str]:
     return env
 
 
-class LogDirError(RuntimeError):
-    """The run log's folder cannot be made."""
-
-
-def ensure_log_dir(log_file: str) -> None:
-    """The line's ``>> log`` fails in a missing directory, and then the run never starts."""
-    try:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise LogDirError(f"cannot create the log directory of {log_file}: {error}") from error
-
-
 def start_detached(arguments: Sequence[str], config, env: Mapping[str, str] | None = None
                    ) -> subprocess.Popen:
     """``config.python`` (a CronConfig) with ``arguments``, in a session of its own, output to
-    the run log; returns without waiting. ``env`` replaces the inherited environment if given."""
-    ensure_log_dir(config.log_file)
+    the run log (its folder made by the caller); returns without waiting. ``env`` replaces the
+    inherited environment if given."""
     with open(config.log_file, "ab") as log:
         return subprocess.Popen(
             [config.python, *arguments], cwd=config.project_root, stdin=subprocess.DEVNULL,
