@@ -135,9 +135,10 @@ def _flask(env: dict, *args: str) -> float:
 def _sync_in_process(app) -> float:
     from mailer.extensions import db
     from mailer.scheduling import cron
+    from mailer.scheduling.task_manager import TaskManager
 
     config = cron.CronConfig.from_app(app)
-    seconds = common.timed(lambda: cron.sync(config=config))
+    seconds = common.timed(lambda: TaskManager(config).sync())
     db.session.remove()
     return seconds
 

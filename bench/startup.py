@@ -33,12 +33,13 @@ def run(ctx: common.Context) -> list[common.Figure]:
         with app.app_context():
             from mailer.extensions import db
             from mailer.scheduling import cron
+            from mailer.scheduling.task_manager import TaskManager
 
             owner = common.add_user("owner@example.com")
             common.add_clients(owner.id, 10)
             now = datetime.now(timezone.utc)
             mailing = common.add_mailing(owner, start=now + timedelta(days=2), end=now + timedelta(days=30))
-            cron.install(mailing)
+            TaskManager().install(mailing)
             script = cron.CronConfig.from_app().script_path(mailing.id)
             db.engine.dispose()
         env = common.environment(url, ctx.tmp)

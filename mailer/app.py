@@ -186,9 +186,9 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_cron(app: Flask) -> None:
-    from mailer.scheduling.cron import register_cron as keep_cron_in_step
+    from mailer.scheduling import task_manager
 
-    keep_cron_in_step(app)
+    task_manager.register(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -26,6 +26,7 @@ from mailer.mailings import mailing_services
 from mailer.models import (Attempt, AttemptStatus, Frequency, Mailing, MailingStatus,
                            Message)
 from mailer.scheduling import cron
+from mailer.scheduling.task_manager import TaskManager, cron_enabled
 from mailer.scheduling.dev_runner import due_jobs
 from tests.conftest import AuthActions, submit
 from tests.workspace import create, form_data, make_mailing, make_material
@@ -202,7 +203,7 @@ def test_pause_removes_the_line_and_script_and_resume_restores_them(client, db, 
                                                                     server_zone):
     mailing = make_mailing(db, owner, subject="Private subject")
     script = paths.scripts / f"{mailing.id}_script.py"
-    cron.install(mailing, config=cron.CronConfig.from_app(client.application))
+    TaskManager(cron.CronConfig.from_app(client.application)).install(mailing)
     assert tagged_jobs(paths.crontab).keys() == {mailing.id} and script.exists()
 
     submit(client, f"/mailings/{mailing.id}/pause", {}, form_url="/mailings/")
@@ -219,7 +220,7 @@ def test_stop_finish_and_delete_remove_line_and_script(client, db, owner, paths,
     mailing = make_mailing(db, owner)
     mailing_id = mailing.id
     script = paths.scripts / f"{mailing_id}_script.py"
-    cron.install(mailing, config=cron.CronConfig.from_app(client.application))
+    TaskManager(cron.CronConfig.from_app(client.application)).install(mailing)
     assert tagged_jobs(paths.crontab).keys() == {mailing_id} and script.exists()
 
     if change == "stop":
@@ -245,8 +246,8 @@ def test_each_run_rewrites_the_line(db, owner, config, paths):
 def test_pausing_one_mailing_leaves_the_other_lines(db, owner, make_user, config, paths):
     mine = make_mailing(db, owner)
     theirs = make_mailing(db, make_user(email="other@example.com"))
-    cron.install(mine, config=config)
-    cron.install(theirs, config=config)
+    TaskManager(config).install(mine)
+    TaskManager(config).install(theirs)
 
     lifecycle.pause(mine)
 
@@ -324,8 +325,8 @@ def test_the_run_rewrites_the_line_when_dst_moves_the_server_time(db, owner, con
     before = datetime(2027, 3, 10, 13, 0, tzinfo=UTC)
     after = datetime(2027, 3, 10, 14, 1, tzinfo=UTC)  # the run of 10 March is done
 
-    assert cron.keep_in_step(mailing.id, config=config, now=before) == "0 15 * * 3"
-    assert cron.keep_in_step(mailing.id, config=config, now=after) == "0 14 * * 3"
+    assert TaskManager(config).save(mailing.id, now=before) == "0 15 * * 3"
+    assert TaskManager(config).save(mailing.id, now=after) == "0 14 * * 3"
 
     assert str(only_line(paths.crontab, mailing.id).slices) == "0 14 * * 3"
 
@@ -335,7 +336,7 @@ def test_monthly_line_from_jan_31_fires_on_feb_28(db, owner, config, paths, serv
     mailing = make_mailing(db, owner, start=start, days=300, frequency=Frequency.MONTHLY,
                            zone="America/New_York")
 
-    cron.keep_in_step(mailing, config=config, now=datetime(2027, 2, 10, tzinfo=UTC))
+    TaskManager(config).save(mailing, now=datetime(2027, 2, 10, tzinfo=UTC))
 
     assert str(only_line(paths.crontab, mailing.id).slices) == "30 16 28 * *"
 
@@ -343,7 +344,7 @@ def test_monthly_line_from_jan_31_fires_on_feb_28(db, owner, config, paths, serv
 def test_the_dev_runner_fires_the_line_at_the_server_time(db, owner, config, paths, server_zone):
     mailing = make_mailing(db, owner, start=datetime(2027, 3, 10, 14, 0, tzinfo=UTC),
                            zone="America/New_York")
-    cron.install(mailing, config=config, now=datetime(2027, 3, 1, tzinfo=UTC))
+    TaskManager(config).install(mailing, now=datetime(2027, 3, 1, tzinfo=UTC))
 
     (job,) = due_jobs(paths.crontab, datetime(2027, 3, 10, 14, 59, 30),
                       datetime(2027, 3, 10, 15, 0, 30))
@@ -384,13 +385,13 @@ def test_sync_installs_missing_lines_prunes_stale_ones_and_leaves_the_rest_byte_
         + "0 0 1 1 * /old/python /old/scripts/999_script.py # mailer:default:999\n"
         + "@reboot /usr/bin/startup"  # no final newline
     )
-    cron.install(ok, config=config)
+    TaskManager(config).install(ok)
     for orphan in (4242, paused.id):
         (paths.scripts / f"{orphan}_script.py").write_text("old")
     (paths.scripts / "notes.txt").write_text("not ours")
     before = paths.crontab.read_text()
 
-    report = cron.sync(db.session, config=config)
+    report = TaskManager(config).sync(db.session)
 
     assert (report.installed, report.removed, report.unchanged) == (2, 4, 1)
     after = paths.crontab.read_text()
@@ -409,10 +410,10 @@ def test_sync_installs_missing_lines_prunes_stale_ones_and_leaves_the_rest_byte_
         assert str(jobs[mailing.id][0].slices) == cron.cron_spec(mailing)
     assert sorted(p.name for p in paths.scripts.iterdir()) == sorted(
         [f"{ok.id}_script.py", f"{missing.id}_script.py", f"{outdated.id}_script.py", "notes.txt"])
-    listed = [mailing_id for mailing_id, _, _ in cron.list_lines(config=config)]
+    listed = [mailing_id for mailing_id, _, _ in TaskManager(config).lines()]
     assert listed == sorted([ok.id, missing.id, outdated.id])
 
-    again = cron.sync(db.session, config=config)
+    again = TaskManager(config).sync(db.session)
 
     assert (again.installed, again.removed, again.unchanged) == (0, 0, 3)
     assert paths.crontab.read_text() == after
@@ -421,15 +422,15 @@ def test_sync_installs_missing_lines_prunes_stale_ones_and_leaves_the_rest_byte_
 def test_sync_drops_the_lines_of_a_blocked_owner(db, make_user, config, paths):
     blocked = make_user(email="blocked@example.com")
     mailing = make_mailing(db, blocked)
-    cron.install(mailing, config=config)
+    TaskManager(config).install(mailing)
     blocked.active = False
     db.session.commit()
 
-    report = cron.sync(db.session, config=config)
+    report = TaskManager(config).sync(db.session)
 
     assert report.removed == 1
     assert tagged_jobs(paths.crontab) == {}
-    assert cron.keep_in_step(mailing.id, config=config) is None
+    assert TaskManager(config).save(mailing.id) is None
 
 
 def test_sync_of_ten_thousand_mailings_reads_and_writes_the_crontab_once(db, owner, config, paths):
@@ -446,15 +447,15 @@ def test_sync_of_ten_thousand_mailings_reads_and_writes_the_crontab_once(db, own
     paths.crontab.write_text(FOREIGN_HEAD)
 
     started = time.monotonic()
-    report = cron.sync(db.session, config=config)
+    report = TaskManager(config).sync(db.session)
     first = time.monotonic() - started
     started = time.monotonic()
-    again = cron.sync(db.session, config=config)
+    again = TaskManager(config).sync(db.session)
     second = time.monotonic() - started
 
     assert (report.installed, report.unchanged) == (10_000, 0)
     assert (again.installed, again.removed, again.unchanged) == (0, 0, 10_000)
-    assert len(cron.list_lines(config=config)) == 10_000
+    assert len(TaskManager(config).lines()) == 10_000
     assert paths.crontab.read_text().startswith(FOREIGN_HEAD)
     assert first < 30 and second < 10, (first, second)
 
@@ -463,9 +464,9 @@ def test_remove_leaves_another_instances_line_for_the_same_id(config, paths):
     mine = "0 9 * * 1 /x/python /x/scripts/5_script.py # mailer:default:5\n"
     paths.crontab.write_text(OTHER_INSTANCE + mine)
 
-    assert cron.remove(5, config=config) is True
+    assert TaskManager(config).remove(5) is True
     assert paths.crontab.read_text() == OTHER_INSTANCE
-    assert cron.remove(5, config=config) is False
+    assert TaskManager(config).remove(5) is False
 
 
 # --- the CLI -------------------------------------------------------------------------------
@@ -533,7 +534,7 @@ def test_without_a_crontab_file_tests_leave_cron_alone(make_app, db, owner, mate
     AuthActions(web).login()
 
     assert "Mailing saved." in create(web, form_data(message, clients)).get_data(as_text=True)
-    assert not cron.cron_enabled(quiet)
+    assert not cron_enabled(quiet)
     assert not paths.scripts.exists() and not paths.log.parent.exists()
 
 
@@ -579,10 +580,10 @@ def test_an_occurrence_already_attempted_is_not_started_again(db, owner, config,
     later = make_mailing(db, owner)  # starts tomorrow
     paused = make_mailing(db, owner, start=start, days=3, status=MailingStatus.PAUSED)
 
-    assert cron.start_now(sent.id, config=config) is None
-    assert cron.start_now(later.id, config=config) is None
-    assert cron.start_now(paused.id, config=config) is None
-    process = cron.start_now(mailing.id, config=config)
+    assert TaskManager(config).start_now(sent.id) is None
+    assert TaskManager(config).start_now(later.id) is None
+    assert TaskManager(config).start_now(paused.id) is None
+    process = TaskManager(config).start_now(mailing.id)
 
     assert process is not None
     assert wait_for(paths.started, "start").splitlines() == [

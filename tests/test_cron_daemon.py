@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Client, Mailing, Message
 from mailer.scheduling import cron
+from mailer.scheduling.task_manager import TaskManager
 from tests.conftest import submit
 
 
@@ -47,7 +48,7 @@ def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_a
         }, follow_redirects=True)
         assert "Mailing saved." in saved.get_data(as_text=True)
         mailing_id = db.session.scalar(sa.select(Mailing.id))
-        (line,) = [entry for entry in cron.list_lines(config=config) if entry[0] == mailing_id]
+        (line,) = [entry for entry in TaskManager(config).lines() if entry[0] == mailing_id]
         assert line[1].startswith(f"{start.astimezone():%-M %-H} ")
 
         received = smtp_sink.wait_for(3, timeout=200)
@@ -69,6 +70,6 @@ def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_a
         assert f"mailing {mailing_id}: success, sent 3" in log.read_text()
     finally:
         with app.app_context():
-            for mailing_id, _spec, _command in cron.list_lines(config=config):
-                cron.remove(mailing_id, config=config)
-    assert cron.list_lines(config=config) == []
+            for mailing_id, _spec, _command in TaskManager(config).lines():
+                TaskManager(config).remove(mailing_id)
+    assert TaskManager(config).lines() == []

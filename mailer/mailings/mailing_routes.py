@@ -4,7 +4,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from mailer import lifecycle
-from mailer.scheduling.cron import start_run
+from mailer.scheduling.task_manager import TaskManager
 from mailer.extensions import db
 from mailer.form_errors import attach_error
 from mailer.mailings import bp, mailing_services as services
@@ -162,7 +162,7 @@ def send_now(mailing_id: int):
     if not mailing.status.sends:
         flash(_("Only a created or running mailing can be sent."), "danger")
     else:
-        start_run(mailing.id, "--ignore-schedule")
+        TaskManager().start_run(mailing.id, "--ignore-schedule")
         flash(_("Sending has started. Reload this page to see the attempt."), "success")
     return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
 
@@ -174,7 +174,7 @@ def resend_not_reached(mailing_id: int):
     if not services.can_resend(mailing, attempts[0] if attempts else None):
         flash(_("There is nobody left to send the last attempt to."), "info")
     else:
-        start_run(mailing.id, "--resume")
+        TaskManager().start_run(mailing.id, "--resume")
         flash(_("Sending to the clients not reached has started."), "success")
     return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
 

@@ -1,4 +1,4 @@
-"""Keeping cron in step with the database.
+"""The crontab as text, and what goes in it: the cron side of the TaskManager.
 
 Each mailing that must send has one crontab line and one generated script:
 
@@ -15,12 +15,13 @@ dev runner reads it that way).
 The schedule is in the server's local time (cron's), taken from the mailing's
 next occurrence. A daily, weekly or monthly line keeps firing at that server
 time; when a DST change (in the mailing's zone or the server's) or a clamped
-month moves the next occurrence, the run rewrites the line (``keep_in_step``)
+month moves the next occurrence, the run rewrites the line (``TaskManager.save``)
 and ``flask cron sync`` rebuilds them all.
 
 Every edit reads the crontab once and writes it once (only if it changed),
-under an exclusive lock, so concurrent web requests and cron runs never lose
-each other's lines.
+under an exclusive lock (``editing``), so concurrent web requests and cron runs
+never lose each other's lines. Which mailings get a line, and when, is
+``task_manager.TaskManager``'s business; nothing here reads the database.
 """
 from __future__ import annotations
 
@@ -41,24 +42,22 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from mailer import schedule
-from mailer.scheduling import detached
 
 __all__ = [
     "CronConfig",
     "CronError",
-    "SyncReport",
-    "cron_enabled",
+    "Crontab",
     "cron_line",
     "cron_spec",
-    "install",
-    "keep_in_step",
-    "list_lines",
-    "register_cron",
-    "remove",
+    "editing",
+    "ensure_log_dir",
+    "locked",
+    "put_or_drop",
+    "read_text",
+    "script_ids",
     "script_text",
-    "start_now",
-    "start_run",
-    "sync",
+    "valid_id",
+    "write_script",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,24 +133,14 @@ class CronConfig:
         return self.crontab_file or "the user's crontab"
 
     def tag(self, mailing_id: int) -> str:
-        return f"mailer:{self.instance}:{_valid_id(mailing_id)}"
+        return f"mailer:{self.instance}:{valid_id(mailing_id)}"
 
     def script_path(self, mailing_id: int) -> Path:
-        return Path(self.scripts_dir) / f"{_valid_id(mailing_id)}_script.py"
+        return Path(self.scripts_dir) / f"{valid_id(mailing_id)}_script.py"
 
     def command(self, mailing_id: int) -> str:
         return (f"{shlex.quote(self.python)} {shlex.quote(str(self.script_path(mailing_id)))}"
                 f" >> {shlex.quote(self.log_file)} 2>&1")
-
-
-@dataclass
-class SyncReport:
-    installed: int = 0
-    removed: int = 0
-    unchanged: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.installed} installed, {self.removed} removed, {self.unchanged} unchanged"
 
 
 # --- schedule -> cron line ---------------------------------------------------------------
@@ -165,13 +154,13 @@ def cron_spec(mailing, now: datetime | None = None) -> str | None:
     """
     now = now or datetime.now(timezone.utc)
     upcoming = schedule.next_after(
-        mailing.start_at, mailing.end_at, _frequency(mailing.frequency), mailing.timezone,
+        mailing.start_at, mailing.end_at, frequency_name(mailing.frequency), mailing.timezone,
         now - timedelta(microseconds=1), count=1,
     )
     if not upcoming:
         return None
     local = _ceil_minute(upcoming[0]).astimezone()  # the process's zone: cron's
-    frequency = _frequency(mailing.frequency)
+    frequency = frequency_name(mailing.frequency)
     if frequency == "daily":
         return f"{local.minute} {local.hour} * * *"
     if frequency == "weekly":
@@ -187,7 +176,7 @@ def cron_line(config: CronConfig, mailing_id: int, spec: str) -> str:
 
 def script_text(config: CronConfig, mailing_id: int) -> str:
     """The generated script: the mailing id and paths only, never user data."""
-    mailing_id = _valid_id(mailing_id)
+    mailing_id = valid_id(mailing_id)
     env_file = repr(config.env_file) if config.env_file else "None"
     # Cron gives the script an empty environment: MAILER_HOME (where instance/ and scripts/
     # are) is set before mailer is imported, or an installed mailer would look in site-packages.
@@ -204,210 +193,9 @@ def script_text(config: CronConfig, mailing_id: int) -> str:
     )
 
 
-# --- public operations --------------------------------------------------------------------
-
-def install(mailing, *, config: CronConfig | None = None, now: datetime | None = None
-            ) -> str | None:
-    """Write (or refresh) the mailing's script and line; returns the spec.
-
-    Idempotent: an existing line is rewritten in place, duplicates are dropped.
-    With no occurrence left there is nothing to install: line and script go.
-    Status and owner are not looked at (``keep_in_step`` does that).
-    """
-    config = config or CronConfig.from_app()
-    mailing_id = _mailing_id(mailing)
-    with _editing(config) as tab:
-        spec = cron_spec(mailing, now)
-        _put_or_drop(config, tab, mailing_id, spec)
-    return spec
-
-
-def remove(mailing_id: int, *, config: CronConfig | None = None) -> bool:
-    """Remove this instance's line(s) and the script of the mailing; whether anything went."""
-    config = config or CronConfig.from_app()
-    mailing_id = _valid_id(mailing_id)
-    with _editing(config) as tab:
-        return _put_or_drop(config, tab, mailing_id, None)
-
-
-def keep_in_step(mailing_or_id, *, config: CronConfig | None = None, session=None,
-                 now: datetime | None = None) -> str | None:
-    """Install the mailing if it must send, remove it otherwise; returns the spec or None.
-
-    Called after every change of a mailing and by the run after each occurrence,
-    which is what moves a line when a DST change shifts the server-local time.
-    The mailing is looked at under the crontab lock: of two changes racing, the
-    later one's state is what the crontab ends with.
-    """
-    config = config or CronConfig.from_app()
-    mailing_id = _mailing_id(mailing_or_id)
-    with _editing(config) as tab:
-        mailing = _load(mailing_or_id, session)
-        spec = cron_spec(mailing, now) if mailing is not None and mailing.may_send else None
-        _put_or_drop(config, tab, mailing_id, spec)
-    return spec
-
-
-def sync(session=None, *, config: CronConfig | None = None, now: datetime | None = None
-         ) -> SyncReport:
-    """Rebuild this instance's lines and scripts from the database; prune the rest.
-
-    One query, one read and at most one write of the crontab, whatever the
-    number of mailings. The database is read under the crontab lock, so a
-    change committed meanwhile is applied after this rebuild, not under it.
-    """
-    config = config or CronConfig.from_app()
-    session = session or _default_session()
-    report = SyncReport()
-    with _editing(config) as tab:
-        wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
-        if wanted:
-            _ensure_log_dir(config)
-        for mailing_id, spec in wanted.items():
-            script_changed = _write_script(config, mailing_id)
-            line_changed = tab.put(mailing_id, cron_line(config, mailing_id, spec))
-            if script_changed or line_changed:
-                report.installed += 1
-            else:
-                report.unchanged += 1
-        for mailing_id in sorted((tab.ids() | _script_ids(config)) - wanted.keys()):
-            tab.drop(mailing_id)
-            tab.remove_script_after_write(mailing_id)
-            report.removed += 1
-    return report
-
-
-def _wanted_specs(session, now: datetime) -> dict[int, str]:
-    """Every mailing that must send, with its spec, from one query."""
-    import sqlalchemy as sa
-
-    from mailer.models import Mailing
-
-    rows = session.execute(
-        sa.select(Mailing.id, Mailing.start_at, Mailing.end_at, Mailing.frequency,
-                  Mailing.timezone)
-        .where(Mailing.may_send)
-        .order_by(Mailing.id)
-    ).all()
-    wanted: dict[int, str] = {}
-    for row in rows:
-        try:
-            spec = cron_spec(row, now)
-        except ValueError as error:  # a zone this host's tzdata does not know
-            log.error("cron sync: mailing %s has no usable schedule: %s", row.id, error)
-            continue
-        if spec is not None:
-            wanted[row.id] = spec
-    return wanted
-
-
-def list_lines(*, config: CronConfig | None = None) -> list[tuple[int, str, str]]:
-    """This instance's lines as (mailing id, spec, command), by id.
-
-    A line someone commented out shows its spec prefixed with '#'.
-    """
-    config = config or CronConfig.from_app()
-    tab = _Crontab(_read_text(config), config.instance)
-    lines = []
-    for mailing_id in sorted(tab.ids()):
-        body = tab.line_of(mailing_id)
-        disabled = body.startswith("#")
-        body = body.lstrip("#").strip()
-        fields = body.split(None, 1 if body.startswith("@") else 5)
-        spec = " ".join(fields[:-1])
-        command = fields[-1].replace("\\%", "%") if len(fields) > 1 else ""
-        lines.append((mailing_id, f"# {spec}" if disabled else spec, command))
-    return lines
-
-
-def start_now(mailing_or_id, *, config: CronConfig | None = None, session=None,
-              now: datetime | None = None, env: Mapping[str, str] | None = None
-              ) -> subprocess.Popen | None:
-    """Start the mailing's script at once, detached, if an occurrence is due and unsent.
-
-    Due: the window contains now and the latest occurrence so far has no
-    Attempt. The script decides again under the database's claim, so a cron
-    run at the same moment cannot double-send. Returns without waiting. The
-    script finds its settings as under cron (its baked env file); ``env``
-    replaces the inherited environment when given.
-    """
-    import sqlalchemy as sa
-
-    from mailer.models import Attempt
-
-    config = config or CronConfig.from_app()
-    mailing = _load(mailing_or_id, session)
-    if mailing is None or not mailing.may_send:
-        return None
-    now = now or datetime.now(timezone.utc)
-    if not mailing.start_at <= now <= mailing.end_at:
-        return None
-    due = schedule.latest_due(mailing.start_at, mailing.end_at, _frequency(mailing.frequency),
-                              mailing.timezone, now)
-    if due is None:
-        return None
-    session = session or sa.orm.object_session(mailing) or _default_session()
-    if session.scalar(sa.select(sa.exists().where(Attempt.mailing_id == mailing.id,
-                                                  Attempt.occurrence_at == due))):
-        return None
-    # The script may be gone (no later occurrence left, so no line); the run needs it.
-    with _locked(config):
-        _write_script(config, mailing.id)
-    _ensure_log_dir(config)
-    return detached.start_detached([str(config.script_path(mailing.id))], config, env=env)
-
-
-def start_run(mailing_id: int, *flags: str, config: CronConfig | None = None) -> subprocess.Popen:
-    """``python -m mailer.delivery.cron_entry <id> [flags]``, detached, on the app's settings:
-    the owner's "send now" (``--ignore-schedule``) and "send to those not reached" (``--resume``)."""
-    config = config or CronConfig.from_app()
-    _ensure_log_dir(config)
-    return detached.start_detached(["-m", "mailer.delivery.cron_entry", str(int(mailing_id)), *flags],
-                                   config, env=detached.run_environment())
-
-
-# --- the app's side -----------------------------------------------------------------------
-
-def cron_enabled(app) -> bool:
-    """Tests that name no CRONTAB_FILE must never reach the real user crontab."""
-    return bool(app.config.get("CRONTAB_FILE")) or app.config.get("APP_ENV") != "testing"
-
-
-def register_cron(app) -> None:
-    """Keep cron in step after every committed change of this app's mailings."""
-    from mailer.signals import mailing_changed
-
-    mailing_changed.connect(_on_mailing_changed, sender=app)
-
-
-def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
-    """Never lets a cron failure reach the request: the change is committed already,
-    and ``flask cron sync`` repairs the crontab later."""
-    app = sender
-    if not cron_enabled(app):
-        return
-    try:
-        mailing_id = _mailing_id(mailing)
-        config = CronConfig.from_app(app)
-        if change == "deleted":
-            remove(mailing_id, config=config)
-            return
-        keep_in_step(mailing, config=config)
-    except Exception:
-        app.logger.exception("cron: could not update the crontab after mailing change %r; "
-                             "run `flask cron sync` to repair it", change)
-        return
-    if change in ("created", "updated", "resumed"):
-        try:
-            start_now(mailing, config=config, env=detached.run_environment())
-        except Exception:
-            app.logger.exception("cron: could not start mailing %s at once; cron will run it",
-                                 mailing_id)
-
-
 # --- the crontab as text ------------------------------------------------------------------
 
-class _Crontab:
+class Crontab:
     """The crontab's lines; this instance's tagged lines are indexed by mailing id."""
 
     def __init__(self, text: str, instance: str) -> None:
@@ -475,9 +263,9 @@ def _split_lines(text: str) -> list[str]:
 
 
 @contextmanager
-def _editing(config: CronConfig) -> Iterator[_Crontab]:
-    with _locked(config):
-        tab = _Crontab(_read_text(config), config.instance)
+def editing(config: CronConfig) -> Iterator[Crontab]:
+    with locked(config):
+        tab = Crontab(read_text(config), config.instance)
         yield tab
         if tab.changed:
             _write_text(config, tab.text())
@@ -485,7 +273,7 @@ def _editing(config: CronConfig) -> Iterator[_Crontab]:
             _remove_script(config, mailing_id)
 
 
-def _read_text(config: CronConfig) -> str:
+def read_text(config: CronConfig) -> str:
     if config.crontab_file:
         try:
             with open(config.crontab_file, encoding="utf-8", newline="") as tab_file:
@@ -535,7 +323,7 @@ def _crontab_command() -> str:
 
 
 @contextmanager
-def _locked(config: CronConfig) -> Iterator[None]:
+def locked(config: CronConfig) -> Iterator[None]:
     """One editor of the crontab at a time: web workers, cron runs, ``flask cron sync``."""
     if config.crontab_file:
         path = os.path.realpath(config.crontab_file) + ".lock"
@@ -564,18 +352,18 @@ def _locked(config: CronConfig) -> Iterator[None]:
 
 # --- scripts ------------------------------------------------------------------------------
 
-def _put_or_drop(config: CronConfig, tab: _Crontab, mailing_id: int, spec: str | None) -> bool:
+def put_or_drop(config: CronConfig, tab: Crontab, mailing_id: int, spec: str | None) -> bool:
     """Give the mailing its script and line (spec) or take both away (None); whether it changed."""
     if spec is None:
         had_script = config.script_path(mailing_id).exists()
         tab.remove_script_after_write(mailing_id)
         return tab.drop(mailing_id) or had_script
-    _ensure_log_dir(config)
-    script_changed = _write_script(config, mailing_id)
+    ensure_log_dir(config)
+    script_changed = write_script(config, mailing_id)
     return tab.put(mailing_id, cron_line(config, mailing_id, spec)) or script_changed
 
 
-def _write_script(config: CronConfig, mailing_id: int) -> bool:
+def write_script(config: CronConfig, mailing_id: int) -> bool:
     """Write the script unless it is already exactly right; whether it was written."""
     path = config.script_path(mailing_id)
     text = script_text(config, mailing_id)
@@ -591,7 +379,7 @@ def _write_script(config: CronConfig, mailing_id: int) -> bool:
     return True
 
 
-def _ensure_log_dir(config: CronConfig) -> None:
+def ensure_log_dir(config: CronConfig) -> None:
     """The line's ``>> log`` fails in a missing directory, and then the run never starts."""
     try:
         Path(config.log_file).parent.mkdir(parents=True, exist_ok=True)
@@ -607,7 +395,7 @@ def _remove_script(config: CronConfig, mailing_id: int) -> None:
                         ) from error
 
 
-def _script_ids(config: CronConfig) -> set[int]:
+def script_ids(config: CronConfig) -> set[int]:
     try:
         names = os.listdir(config.scripts_dir)
     except FileNotFoundError:
@@ -641,7 +429,7 @@ def _atomic_write(path: Path, text: str, mode: int | None) -> None:
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _valid_id(mailing_id) -> int:
+def valid_id(mailing_id) -> int:
     if isinstance(mailing_id, bool):
         raise ValueError(f"a mailing id must be a whole number, got {mailing_id!r}")
     value = int(mailing_id)
@@ -650,27 +438,7 @@ def _valid_id(mailing_id) -> int:
     return value
 
 
-def _mailing_id(mailing_or_id) -> int:
-    if isinstance(mailing_or_id, (int, str)):
-        return _valid_id(mailing_or_id)
-    return _valid_id(mailing_or_id.id)
-
-
-def _load(mailing_or_id, session):
-    if not isinstance(mailing_or_id, (int, str)):
-        return mailing_or_id
-    from mailer.models import Mailing
-
-    return (session or _default_session()).get(Mailing, _valid_id(mailing_or_id))
-
-
-def _default_session():
-    from mailer.extensions import db
-
-    return db.session
-
-
-def _frequency(value) -> str:
+def frequency_name(value) -> str:
     return getattr(value, "value", value)
 
 

@@ -1,0 +1,255 @@
+"""The TaskManager: what the design card calls it, the one thing that gives mailings to cron.
+
+For each mailing it keeps one generated script and one tagged crontab line, exactly
+while the mailing may send (``Mailing.may_send``) and has an occurrence left:
+
+- ``save``       after any change of a mailing: line and script written or taken away;
+- ``remove``     a deleted mailing's line and script;
+- ``sync``       every line rebuilt from the database, stale ones pruned (``flask cron sync``);
+- ``start_now``  a saved mailing due at this moment starts at once instead of at the next line;
+- ``start_run``  the owner's "send now" and "send to those not reached";
+- ``lines``      what this instance has in the crontab (``flask cron list``).
+
+The app calls it from one place: ``register`` connects it to ``signals.mailing_changed``,
+which the mailing services, the lifecycle and the accounts service send after every
+committed change. The CLI calls it directly. How a line and a script are written (the
+crontab as text, its lock, the script's text) is ``cron``'s.
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping
+
+import sqlalchemy as sa
+
+from mailer import schedule
+from mailer.extensions import db
+from mailer.models import Attempt, Mailing
+from mailer.scheduling import cron, detached
+from mailer.scheduling.cron import CronConfig
+
+__all__ = ["SyncReport", "TaskManager", "cron_enabled", "register"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    installed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.installed} installed, {self.removed} removed, {self.unchanged} unchanged"
+
+
+class TaskManager:
+    """One install's (one ``MAILER_INSTANCE``'s) mailings in one crontab."""
+
+    def __init__(self, config: CronConfig | None = None) -> None:
+        self.config = config or CronConfig.from_app()
+
+    @classmethod
+    def of(cls, app) -> TaskManager:
+        return cls(CronConfig.from_app(app))
+
+    def save(self, mailing_or_id, *, session=None, now: datetime | None = None) -> str | None:
+        """Install the mailing if it may send, remove it otherwise; returns the spec or None.
+
+        Called after every change of a mailing and after each run, which is what
+        moves a line when a DST change shifts the server-local time. The mailing
+        is read under the crontab lock: of two changes racing, the later one's
+        state is what the crontab ends with.
+        """
+        mailing_id = _mailing_id(mailing_or_id)
+        with cron.editing(self.config) as tab:
+            mailing = _load(mailing_or_id, session)
+            spec = cron.cron_spec(mailing, now) if mailing is not None and mailing.may_send else None
+            cron.put_or_drop(self.config, tab, mailing_id, spec)
+        return spec
+
+    def install(self, mailing, *, now: datetime | None = None) -> str | None:
+        """Write (or refresh) the mailing's script and line whatever its status; returns the spec.
+
+        Idempotent: an existing line is rewritten in place, duplicates are dropped.
+        With no occurrence left there is nothing to install: line and script go.
+        """
+        mailing_id = _mailing_id(mailing)
+        with cron.editing(self.config) as tab:
+            spec = cron.cron_spec(mailing, now)
+            cron.put_or_drop(self.config, tab, mailing_id, spec)
+        return spec
+
+    def remove(self, mailing_id: int) -> bool:
+        """This instance's line(s) and the script of the mailing gone; whether anything went."""
+        mailing_id = cron.valid_id(mailing_id)
+        with cron.editing(self.config) as tab:
+            return cron.put_or_drop(self.config, tab, mailing_id, None)
+
+    def sync(self, session=None, *, now: datetime | None = None) -> SyncReport:
+        """Rebuild this instance's lines and scripts from the database; prune the rest.
+
+        One query, one read and at most one write of the crontab, whatever the
+        number of mailings. The database is read under the crontab lock, so a
+        change committed meanwhile is applied after this rebuild, not under it.
+        """
+        session = session or _default_session()
+        report = SyncReport()
+        with cron.editing(self.config) as tab:
+            wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
+            if wanted:
+                cron.ensure_log_dir(self.config)
+            for mailing_id, spec in wanted.items():
+                script_changed = cron.write_script(self.config, mailing_id)
+                line_changed = tab.put(mailing_id, cron.cron_line(self.config, mailing_id, spec))
+                if script_changed or line_changed:
+                    report.installed += 1
+                else:
+                    report.unchanged += 1
+            for mailing_id in sorted((tab.ids() | cron.script_ids(self.config)) - wanted.keys()):
+                tab.drop(mailing_id)
+                tab.remove_script_after_write(mailing_id)
+                report.removed += 1
+        return report
+
+    def lines(self) -> list[tuple[int, str, str]]:
+        """This instance's lines as (mailing id, spec, command), by id.
+
+        A line someone commented out shows its spec prefixed with '#'.
+        """
+        tab = cron.Crontab(cron.read_text(self.config), self.config.instance)
+        lines = []
+        for mailing_id in sorted(tab.ids()):
+            body = tab.line_of(mailing_id)
+            disabled = body.startswith("#")
+            body = body.lstrip("#").strip()
+            fields = body.split(None, 1 if body.startswith("@") else 5)
+            spec = " ".join(fields[:-1])
+            command = fields[-1].replace("\\%", "%") if len(fields) > 1 else ""
+            lines.append((mailing_id, f"# {spec}" if disabled else spec, command))
+        return lines
+
+    def start_now(self, mailing_or_id, *, session=None, now: datetime | None = None,
+                  env: Mapping[str, str] | None = None) -> subprocess.Popen | None:
+        """Start the mailing's script at once, detached, if an occurrence is due and unsent.
+
+        Due: the window contains now and the latest occurrence so far has no
+        Attempt. The script decides again under the database's claim, so a cron
+        run at the same moment cannot double-send. Returns without waiting. The
+        script finds its settings as under cron (its baked env file); ``env``
+        replaces the inherited environment when given.
+        """
+        mailing = _load(mailing_or_id, session)
+        if mailing is None or not mailing.may_send:
+            return None
+        session = session or sa.orm.object_session(mailing) or _default_session()
+        if not _occurrence_unsent(session, mailing, now or datetime.now(timezone.utc)):
+            return None
+        # The script may be gone (no later occurrence left, so no line); the run needs it.
+        with cron.locked(self.config):
+            cron.write_script(self.config, mailing.id)
+        cron.ensure_log_dir(self.config)
+        return detached.start_detached([str(self.config.script_path(mailing.id))], self.config,
+                                       env=env)
+
+    def start_run(self, mailing_id: int, *flags: str) -> subprocess.Popen:
+        """``python -m mailer.delivery.cron_entry <id> [flags]``, detached, on the app's settings:
+        the owner's "send now" (``--ignore-schedule``) and "send to those not reached"
+        (``--resume``)."""
+        cron.ensure_log_dir(self.config)
+        return detached.start_detached(
+            ["-m", "mailer.delivery.cron_entry", str(cron.valid_id(mailing_id)), *flags],
+            self.config, env=detached.run_environment(),
+        )
+
+
+# --- the app's side -----------------------------------------------------------------------
+
+def cron_enabled(app) -> bool:
+    """Tests that name no CRONTAB_FILE must never reach the real user crontab."""
+    return bool(app.config.get("CRONTAB_FILE")) or app.config.get("APP_ENV") != "testing"
+
+
+def register(app) -> None:
+    """Keep cron in step after every committed change of this app's mailings."""
+    from mailer.signals import mailing_changed
+
+    mailing_changed.connect(_on_mailing_changed, sender=app)
+
+
+def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
+    """Never lets a cron failure reach the request: the change is committed already,
+    and ``flask cron sync`` repairs the crontab later."""
+    app = sender
+    if not cron_enabled(app):
+        return
+    try:
+        mailing_id = _mailing_id(mailing)
+        tasks = TaskManager.of(app)
+        if change == "deleted":
+            tasks.remove(mailing_id)
+            return
+        tasks.save(mailing)
+    except Exception:
+        app.logger.exception("cron: could not update the crontab after mailing change %r; "
+                             "run `flask cron sync` to repair it", change)
+        return
+    if change in ("created", "updated", "resumed"):
+        try:
+            tasks.start_now(mailing, env=detached.run_environment())
+        except Exception:
+            app.logger.exception("cron: could not start mailing %s at once; cron will run it",
+                                 mailing_id)
+
+
+# --- the database's side ------------------------------------------------------------------
+
+def _wanted_specs(session, now: datetime) -> dict[int, str]:
+    """Every mailing that may send, with its spec, from one query."""
+    rows = session.execute(
+        sa.select(Mailing.id, Mailing.start_at, Mailing.end_at, Mailing.frequency,
+                  Mailing.timezone)
+        .where(Mailing.may_send)
+        .order_by(Mailing.id)
+    ).all()
+    wanted: dict[int, str] = {}
+    for row in rows:
+        try:
+            spec = cron.cron_spec(row, now)
+        except ValueError as error:  # a zone this host's tzdata does not know
+            log.error("cron sync: mailing %s has no usable schedule: %s", row.id, error)
+            continue
+        if spec is not None:
+            wanted[row.id] = spec
+    return wanted
+
+
+def _occurrence_unsent(session, mailing, now: datetime) -> bool:
+    """The window contains now and its latest occurrence so far has no Attempt."""
+    if not mailing.start_at <= now <= mailing.end_at:
+        return False
+    due = schedule.latest_due(mailing.start_at, mailing.end_at,
+                              cron.frequency_name(mailing.frequency), mailing.timezone, now)
+    if due is None:
+        return False
+    return not session.scalar(sa.select(sa.exists().where(Attempt.mailing_id == mailing.id,
+                                                          Attempt.occurrence_at == due)))
+
+
+def _mailing_id(mailing_or_id) -> int:
+    if isinstance(mailing_or_id, (int, str)):
+        return cron.valid_id(mailing_or_id)
+    return cron.valid_id(mailing_or_id.id)
+
+
+def _load(mailing_or_id, session):
+    if not isinstance(mailing_or_id, (int, str)):
+        return mailing_or_id
+    return (session or _default_session()).get(Mailing, cron.valid_id(mailing_or_id))
+
+
+def _default_session():
+    return db.session
