@@ -148,7 +148,7 @@ def _sync_in_process(app) -> float:
 def _save_times(app, ctx: Context, ids: list[int], count: int) -> list[float]:
     """Move each mailing's start 7 minutes later as the edit form does; the save's ms each."""
     from mailer.extensions import db
-    from mailer.mailings import mailing_services as services
+    from mailer.mailings import services
     from mailer.models import Mailing
     from mailer.scheduling import cron
 

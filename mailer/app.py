@@ -101,7 +101,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from mailer.auth import bp as auth_bp
     from mailer.blog import bp as blog_bp
+    from mailer.clients import bp as clients_bp
     from mailer.mailings import bp as mailings_bp
+    from mailer.messages import bp as messages_bp
     from mailer.main import bp as main_bp
     from mailer.manager import bp as manager_bp
     from mailer.reports import bp as reports_bp
@@ -109,6 +111,8 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(blog_bp)
+    app.register_blueprint(clients_bp)
+    app.register_blueprint(messages_bp)
     app.register_blueprint(mailings_bp)
     app.register_blueprint(manager_bp)
     app.register_blueprint(unsubscribe_bp)
@@ -163,7 +167,7 @@ def register_template_helpers(app: Flask) -> None:
     from babel.dates import format_skeleton
     from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
-    from mailer.labels import ATTEMPT_STATUS_LABELS, MAILING_STATUS_LABELS
+    from mailer.labels import ATTEMPT_STATUS_LABELS, FREQUENCY_LABELS, MAILING_STATUS_LABELS
     from mailer.menu import menu_items
     from mailer.reports.replies import attempt_summary, delivery_summary
 
@@ -178,6 +182,7 @@ def register_template_helpers(app: Flask) -> None:
     )
     # Globals, not context: the macros of _status.html are imported without a context.
     app.jinja_env.globals.update(mailing_status_labels=MAILING_STATUS_LABELS,
+                                 frequency_labels=FREQUENCY_LABELS,
                                  attempt_status_labels=ATTEMPT_STATUS_LABELS)
 
     @app.context_processor

@@ -1,8 +1,8 @@
-"""What the statuses are called, in the reader's language: one table each, for the pages, the
+"""What the statuses and frequencies are called, in the reader's language: one table each, for the pages, the
 admin and the filters alike."""
 from flask_babel import lazy_gettext as _l
 
-from mailer.models import AttemptStatus, MailingStatus
+from mailer.models import AttemptStatus, Frequency, MailingStatus
 
 MAILING_STATUS_LABELS = {
     MailingStatus.CREATED: _l("created"),
@@ -10,6 +10,12 @@ MAILING_STATUS_LABELS = {
     MailingStatus.PAUSED: _l("paused"),
     MailingStatus.STOPPED: _l("stopped"),
     MailingStatus.FINISHED: _l("finished"),
+}
+
+FREQUENCY_LABELS = {
+    Frequency.DAILY: _l("daily"),
+    Frequency.WEEKLY: _l("weekly"),
+    Frequency.MONTHLY: _l("monthly"),
 }
 
 ATTEMPT_STATUS_LABELS = {

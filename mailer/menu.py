@@ -39,8 +39,8 @@ def _staff(user) -> bool:
 MENU = (
     MenuEntry("main.index", _l("Home"), _anyone),
     MenuEntry("mailings.list_mailings", _l("Mailings"), _owner_of_mailings),
-    MenuEntry("mailings.list_clients", _l("Clients"), _owner_of_mailings),
-    MenuEntry("mailings.list_messages", _l("Messages"), _owner_of_mailings),
+    MenuEntry("clients.list_clients", _l("Clients"), _owner_of_mailings),
+    MenuEntry("messages.list_messages", _l("Messages"), _owner_of_mailings),
     MenuEntry("reports.list_attempts", _l("Reports"), _reader_of_reports),
     MenuEntry("manager.list_mailings", _l("All mailings"), _manager),
     MenuEntry("manager.list_users", _l("Users"), _manager),

@@ -5,6 +5,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 from flask import abort
+from flask_login import current_user, login_required
 
 from mailer.extensions import db
 from mailer.models import User
@@ -20,6 +21,14 @@ def own_or_404(model: type[Owned], object_id: int, owner: User) -> Owned:
     if found is None:
         abort(404)
     return found
+
+
+@login_required
+def workspace_only():
+    """``before_request`` of the workspace's blueprints (clients, messages, mailings): a
+    signed-in owner's. Managers oversee but never edit; content managers keep to the admin."""
+    if not current_user.has_workspace:
+        abort(403)
 
 
 def owned(model: type[Owned], owner: User) -> sa.Select:

@@ -11,6 +11,8 @@ from flask_babel import lazy_gettext as _l
 from mailer.errors import ServiceError
 
 UTC = ZoneInfo("UTC")
+# What <input type="datetime-local"> sends and shows: a wall-clock time to the minute.
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 def to_utc(wall_clock: datetime, zone: str, field: str | None = None) -> datetime:

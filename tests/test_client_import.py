@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from mailer.mailings import client_csv
+from mailer.clients import csv_io as client_csv
 from mailer.models import Client
 from tests.conftest import AuthActions, submit
 

@@ -22,7 +22,7 @@ from crontab import CronTab
 from mailer import lifecycle
 from mailer.config import PROJECT_ROOT, ConfigError, settings_from_env
 from mailer.extensions import db as _db
-from mailer.mailings import mailing_services
+from mailer.mailings import services as mailing_services
 from mailer.models import (Attempt, AttemptStatus, Frequency, Mailing, MailingStatus,
                            Message)
 from mailer.scheduling import cron

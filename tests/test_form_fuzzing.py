@@ -74,7 +74,7 @@ def role_for(endpoint: str) -> str:
         return "superuser"
     if endpoint.startswith("manager."):
         return "manager"
-    if endpoint.startswith(("auth.", "mailings.", "reports.")):
+    if endpoint.startswith(("auth.", "clients.", "messages.", "mailings.", "reports.")):
         return "owner"
     return "visitor"
 
@@ -243,7 +243,7 @@ def discover_forms(app, world: World) -> list[Form]:
                 unreached.append(rule.rule)
             continue
         response = world.clients[role].get(url)
-        if "POST" in rule.methods and rule.endpoint.startswith(("admin", "manager.", "mailings.", "auth.")):
+        if "POST" in rule.methods and rule.endpoint.startswith(("admin", "manager.", "clients.", "messages.", "mailings.", "auth.")):
             # A form route must open for its user (Flask-Admin sends "create" back to the list
             # when a model is not created there).
             assert response.status_code in (200, 302), (url, response.status_code)

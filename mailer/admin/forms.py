@@ -23,15 +23,15 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import html_params
 
 from mailer.blog.images import ImageRejected, check_image
 from mailer.form_errors import no_nul_character
-from mailer.mailings.mailing_forms import FREQUENCY_LABELS
+from mailer.mailings.forms import end_field, frequency_field, start_field
 from mailer.models import Role
+from mailer.wall_clock import LOCAL_FORMAT
 
-LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 MB = 1024 * 1024
 ACCEPTED_TYPES = "image/jpeg,image/png,image/gif,image/webp"
 
@@ -170,18 +170,9 @@ def mailing_form_class(loaders: dict, with_owner: bool) -> type[BaseForm]:
         all_clients = BooleanField(_l("All of the owner's clients"))
         timezone = SelectField(_l("Time zone"), choices=_timezone_choices(), validate_choice=False,
                                description=_l("Start and end are wall-clock times in this zone."))
-        start_local = DateTimeLocalField(
-            _l("Start"), format=LOCAL_FORMAT,
-            validators=[InputRequired(message=_l("Enter the start date and time."))],
-        )
-        end_local = DateTimeLocalField(
-            _l("End"), format=LOCAL_FORMAT,
-            validators=[InputRequired(message=_l("Enter the end date and time."))],
-        )
-        frequency = SelectField(
-            _l("Frequency"),
-            choices=[SelectChoice(f.value, label) for f, label in FREQUENCY_LABELS.items()],
-        )
+        start_local = start_field()
+        end_local = end_field()
+        frequency = frequency_field()
 
     if with_owner:
         return MailingForm

@@ -28,9 +28,10 @@ from mailer.auth import services as accounts
 from mailer.blog import services as blog_services
 from mailer.extensions import db
 from mailer.form_errors import attach_error
-from mailer.labels import MAILING_STATUS_LABELS
-from mailer.mailings import client_services, message_services
-from mailer.mailings import mailing_services
+from mailer.labels import FREQUENCY_LABELS, MAILING_STATUS_LABELS
+from mailer.clients import services as client_services
+from mailer.mailings import services as mailing_services
+from mailer.messages import services as message_services
 from mailer.errors import ServiceError
 from mailer.models import Client, Mailing, Message, Role, User, is_row_id, named_address
 
@@ -330,7 +331,7 @@ class MailingView(ServiceModelView):
     column_formatters = {
         "owner": _owner_email,
         "message": lambda v, c, m, n: m.message.subject,
-        "frequency": lambda v, c, m, n: forms.FREQUENCY_LABELS[m.frequency],
+        "frequency": lambda v, c, m, n: FREQUENCY_LABELS[m.frequency],
         "status": lambda v, c, m, n: MAILING_STATUS_LABELS[m.status],
         "start_at": lambda v, c, m, n: _in_zone(m.start_at, m.timezone),
         "end_at": lambda v, c, m, n: _in_zone(m.end_at, m.timezone),

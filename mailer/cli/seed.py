@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from mailer.auth.services import create_account, find_user_by_email
 from mailer.extensions import db
-from mailer.mailings.mailing_services import MailingData, create_mailing
+from mailer.mailings.services import MailingData, create_mailing
 from mailer.models import Client, Frequency, Message, Post, Role, User, utcnow
 
 DEMO_PASSWORD = "demo-password"

@@ -1,21 +1,13 @@
-"""The user's workspace: clients, messages and mailings (reports are their own blueprint).
+"""Mailings: one message to many clients on a schedule, their pages, and starting a run.
 
-Route modules are split by what they manage: ``client_routes``,
-``message_routes``, ``mailing_routes``; each has its forms and services
-beside it. Every query here is scoped to ``current_user``.
+The status machine is ``mailer.lifecycle``'s and cron is the TaskManager's; these views
+and services only call them. Every query here is scoped to ``current_user``.
 """
-from flask import Blueprint, abort
-from flask_login import current_user, login_required
+from flask import Blueprint
+
+from mailer.ownership import workspace_only
 
 bp = Blueprint("mailings", __name__)
+bp.before_request(workspace_only)
 
-
-@bp.before_request
-@login_required
-def owners_only():
-    """Managers oversee but never edit, content managers keep to the admin: not theirs."""
-    if not current_user.has_workspace:
-        abort(403)
-
-
-from mailer.mailings import client_routes, mailing_routes, message_routes  # noqa: E402,F401
+from mailer.mailings import routes  # noqa: E402,F401

@@ -8,8 +8,7 @@ from mailer import lifecycle
 from mailer.auth import services as accounts
 from mailer.errors import ServiceError
 from mailer.extensions import db
-from mailer.mailings import mailing_services
-from mailer.mailings.mailing_forms import FREQUENCY_LABELS
+from mailer.mailings import services as mailing_services
 from mailer.manager import bp, services
 from mailer.manager.forms import StopForm
 from mailer.models import Mailing, MailingStatus, User
@@ -31,7 +30,7 @@ def list_mailings():
     owner_q = request.args.get("owner", "").strip()
     page = services.mailings_page(status, owner_q, request.args.get("page", 1, type=int))
     return render_template("manager/mailings.html", page=page, status=status, owner_q=owner_q,
-                           statuses=list(MailingStatus), frequency_labels=FREQUENCY_LABELS,
+                           statuses=list(MailingStatus),
                            client_counts=mailing_services.client_counts(page.items))
 
 
@@ -43,7 +42,6 @@ def show_mailing(mailing_id: int):
         next_times=mailing_services.next_send_times(mailing),
         attempts=mailing_services.attempts_of(mailing),
         client_count=mailing_services.client_counts([mailing]).get(mailing.id, 0),
-        frequency_labels=FREQUENCY_LABELS,
         stats=mailing_stats(mailing.id),
     )
 

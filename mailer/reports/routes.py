@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
-from mailer.mailings.client_csv import csv_lines
+from mailer.clients.csv_io import csv_lines
 from mailer.reports import bp, services
 from mailer.reports.forms import AttemptFilterForm
 

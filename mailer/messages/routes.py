@@ -5,10 +5,10 @@ from flask_login import current_user
 from mailer import message_template
 from mailer.form_errors import attach_error
 from mailer.letter_page import letter_response
-from mailer.mailings import bp, message_services as services
+from mailer.messages import bp, services
 from mailer.errors import ServiceError
 from mailer.extensions import limiter
-from mailer.mailings.message_forms import MessageForm
+from mailer.messages.forms import MessageForm
 from mailer.models import Mailing, Message
 from mailer.ownership import own_or_404
 
@@ -17,7 +17,7 @@ from mailer.ownership import own_or_404
 def list_messages():
     page = services.messages_page(current_user, request.args.get("page", 1, type=int))
     return render_template(
-        "mailings/messages/list.html", page=page, used_by=services.usage_counts(page.items)
+        "messages/list.html", page=page, used_by=services.usage_counts(page.items)
     )
 
 
@@ -35,7 +35,7 @@ def new_message():
             attach_error(form, error.message, error.field)
         else:
             flash(_("Message saved."), "success")
-            return redirect(url_for("mailings.preview_message", message_id=message.id))
+            return redirect(url_for("messages.preview_message", message_id=message.id))
     return _form_page(form, None)
 
 
@@ -50,13 +50,13 @@ def edit_message(message_id: int):
             attach_error(form, error.message, error.field)
         else:
             flash(_("Message saved."), "success")
-            return redirect(url_for("mailings.preview_message", message_id=message.id))
+            return redirect(url_for("messages.preview_message", message_id=message.id))
     return _form_page(form, message)
 
 
 def _form_page(form: MessageForm, message: Message | None):
     return render_template(
-        "mailings/messages/form.html",
+        "messages/form.html",
         form=form,
         message=message,
         placeholders=message_template.PLACEHOLDERS,
@@ -67,7 +67,7 @@ def _form_page(form: MessageForm, message: Message | None):
 def preview_message(message_id: int):
     message = own_or_404(Message, message_id, current_user)
     shown = services.preview(message, current_user)
-    return render_template("mailings/messages/preview.html", message=message, shown=shown)
+    return render_template("messages/preview.html", message=message, shown=shown)
 
 
 @bp.route("/messages/<int:message_id>/preview.html")
@@ -86,9 +86,9 @@ def delete_message(message_id: int):
         services.delete_message(message)
     except ServiceError as error:
         flash(error.message, "danger")
-        return redirect(url_for("mailings.preview_message", message_id=message.id))
+        return redirect(url_for("messages.preview_message", message_id=message.id))
     flash(_("Message deleted."), "success")
-    return redirect(url_for("mailings.list_messages"))
+    return redirect(url_for("messages.list_messages"))
 
 
 def _test_send_limit() -> str:
@@ -116,7 +116,7 @@ def _send_test(message: Message, mailing: Mailing | None = None) -> None:
 def send_test_message(message_id: int):
     message = own_or_404(Message, message_id, current_user)
     _send_test(message)
-    return redirect(url_for("mailings.preview_message", message_id=message.id))
+    return redirect(url_for("messages.preview_message", message_id=message.id))
 
 
 @bp.route("/mailings/<int:mailing_id>/test", methods=["POST"])

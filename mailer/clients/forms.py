@@ -5,7 +5,7 @@ from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from mailer.form_errors import no_nul_character
-from mailer.mailings.client_csv import COMMENT_MAX, EMAIL_MAX, FULL_NAME_MAX, has_control_characters
+from mailer.clients.csv_io import COMMENT_MAX, EMAIL_MAX, FULL_NAME_MAX, has_control_characters
 
 
 def _strip(value):

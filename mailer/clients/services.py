@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mailer.extensions import db
 from mailer.main.services import figures_changed
-from mailer.mailings import client_csv
+from mailer.clients import csv_io as client_csv
 from mailer.errors import ServiceError
 from mailer.models import Client, User
 from mailer.search import contains

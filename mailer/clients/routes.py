@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
-from mailer.mailings import bp, client_csv, client_services as services
-from mailer.mailings.client_forms import ClientForm, ImportClientsForm
+from mailer.clients import bp, csv_io as client_csv, services
+from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.models import Client, named_address
 from mailer.ownership import own_or_404
 
@@ -23,7 +23,7 @@ from mailer.ownership import own_or_404
 def list_clients():
     q = request.args.get("q", "").strip()
     page = services.clients_page(current_user, q, request.args.get("page", 1, type=int))
-    return render_template("mailings/clients/list.html", page=page, q=q)
+    return render_template("clients/list.html", page=page, q=q)
 
 
 def _data(form: ClientForm) -> services.ClientData:
@@ -42,8 +42,8 @@ def new_client():
             attach_error(form, error.message, error.field)
         else:
             flash(_("Client %(email)s added.", email=client.email), "success")
-            return redirect(url_for("mailings.list_clients"))
-    return render_template("mailings/clients/form.html", form=form, client=None)
+            return redirect(url_for("clients.list_clients"))
+    return render_template("clients/form.html", form=form, client=None)
 
 
 @bp.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
@@ -57,8 +57,8 @@ def edit_client(client_id: int):
             attach_error(form, error.message, error.field)
         else:
             flash(_("Client %(email)s saved.", email=client.email), "success")
-            return redirect(url_for("mailings.list_clients"))
-    return render_template("mailings/clients/form.html", form=form, client=client)
+            return redirect(url_for("clients.list_clients"))
+    return render_template("clients/form.html", form=form, client=client)
 
 
 @bp.route("/clients/<int:client_id>/delete", methods=["POST"])
@@ -67,7 +67,7 @@ def delete_client(client_id: int):
     email = client.email
     services.delete_client(client)
     flash(_("Client %(email)s deleted.", email=email), "success")
-    return redirect(url_for("mailings.list_clients"))
+    return redirect(url_for("clients.list_clients"))
 
 
 @bp.route("/clients/import", methods=["GET", "POST"])
@@ -86,11 +86,11 @@ def import_clients():
                 flash(_("Import done. Added: %(added)d, updated: %(updated)d, "
                         "unchanged: %(unchanged)d.", added=report.added,
                         updated=report.updated, unchanged=report.unchanged), "success")
-                return redirect(url_for("mailings.list_clients"))
+                return redirect(url_for("clients.list_clients"))
     # Rejected rows are shown on this page: with the file refused, or as the
     # list of what was skipped.
     return render_template(
-        "mailings/clients/import.html",
+        "clients/import.html",
         form=form,
         report=report,
         columns=client_csv.COLUMNS,

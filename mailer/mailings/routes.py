@@ -7,9 +7,9 @@ from mailer import lifecycle
 from mailer.scheduling.task_manager import TaskManager
 from mailer.extensions import db
 from mailer.form_errors import attach_error
-from mailer.mailings import bp, mailing_services as services
+from mailer.mailings import bp, services
 from mailer.errors import ServiceError
-from mailer.mailings.mailing_forms import FREQUENCY_LABELS, MailingForm
+from mailer.mailings.forms import MailingForm
 from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id, named_address
 from mailer.ownership import own_or_404, owned
 from mailer.reports.services import mailing_stats
@@ -19,12 +19,11 @@ from mailer.reports.services import mailing_stats
 def list_mailings():
     page = services.mailings_page(current_user, request.args.get("page", 1, type=int))
     return render_template(
-        "mailings/mailings/list.html",
+        "mailings/list.html",
         page=page,
         client_counts=services.client_counts(page.items),
         last_attempts=services.last_attempts(page.items),
         next_send=services.next_send_times,
-        frequency_labels=FREQUENCY_LABELS,
     )
 
 
@@ -60,7 +59,7 @@ def _data(form: MailingForm, timezone: str) -> services.MailingData:
 
 def _form_page(form: MailingForm, mailing: Mailing | None):
     return render_template(
-        "mailings/mailings/form.html",
+        "mailings/form.html",
         form=form,
         mailing=mailing,
         timezone=mailing.timezone if mailing else current_user.timezone,
@@ -115,14 +114,13 @@ def show_mailing(mailing_id: int):
     mailing = own_or_404(Mailing, mailing_id, current_user)
     attempts = services.attempts_of(mailing)
     return render_template(
-        "mailings/mailings/detail.html",
+        "mailings/detail.html",
         mailing=mailing,
         next_times=services.next_send_times(mailing),
         sending_now=next((a for a in attempts if a.status is AttemptStatus.SENDING), None),
         attempts=attempts,
         can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
         client_count=services.client_counts([mailing]).get(mailing.id, 0),
-        frequency_labels=FREQUENCY_LABELS,
         stats=mailing_stats(mailing.id),
     )
 
@@ -186,7 +184,7 @@ def show_attempt(mailing_id: int, attempt_id: int):
     if attempt is None:
         abort(404)
     return render_template(
-        "mailings/mailings/attempt.html",
+        "mailings/attempt.html",
         mailing=mailing,
         attempt=attempt,
         page=services.deliveries_page(attempt, request.args.get("page", 1, type=int)),
