@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mailer.auth import services as account_services
-from mailer.auth import tokens
+from mailer import tokens
 from mailer.models import Post, Role, utcnow
 from tests.conftest import AuthActions
 from tests.workspace import make_mailing, make_material

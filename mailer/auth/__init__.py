@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Accounts: sign-up, e-mail verification, sign-in, password reset, the profile and the
+sender address."""
+from mailer.auth.routes import bp
 
-bp = Blueprint("auth", __name__)
-
-from mailer.auth import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,10 +1,18 @@
-from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from mailer import senders
-from mailer.auth import bp, services, tokens
+from mailer import senders, tokens
+from mailer.auth import services
 from mailer.auth.forms import (
     ChangePasswordForm,
     EmailOnlyForm,
@@ -18,6 +26,8 @@ from mailer.errors import ServiceError
 from mailer.extensions import limiter
 from mailer.form_errors import attach_error
 from mailer.navigation import safe_next_url
+
+bp = Blueprint("auth", __name__)
 
 
 def _sign_in_limit() -> str:

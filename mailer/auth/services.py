@@ -17,8 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mailer import senders
-from mailer.auth import emails, tokens
+from mailer import senders, tokens
+from mailer.auth import emails
 from mailer.config import LANGUAGES
 from mailer.errors import ServiceError
 from mailer.extensions import db

@@ -1,6 +1,4 @@
 """The public blog: ``/blog/`` (list), ``/blog/<id>`` (article) and ``/uploads/<file>`` (images)."""
-from flask import Blueprint
+from mailer.blog.routes import bp
 
-bp = Blueprint("blog", __name__)
-
-from mailer.blog import routes  # noqa: E402,F401
+__all__ = ["bp"]

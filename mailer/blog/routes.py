@@ -1,7 +1,9 @@
-from flask import abort, current_app, render_template, request, send_from_directory
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 
 from mailer import caching, page_cache
-from mailer.blog import bp, services
+from mailer.blog import services
+
+bp = Blueprint("blog", __name__)
 
 # Stored images never change (a new upload gets a new random name).
 IMAGE_MAX_AGE = 30 * 24 * 3600

@@ -2,11 +2,6 @@
 
 Every query here is scoped to ``current_user``.
 """
-from flask import Blueprint
+from mailer.clients.routes import bp
 
-from mailer.ownership import workspace_only
-
-bp = Blueprint("clients", __name__)
-bp.before_request(workspace_only)
-
-from mailer.clients import routes  # noqa: E402,F401
+__all__ = ["bp"]

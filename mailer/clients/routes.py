@@ -1,22 +1,18 @@
 """Clients: list and search, add, edit, delete, CSV import and export, JSON search."""
 
-from flask import (
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from mailer.clients import csv_io as client_csv, services
+from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
-from mailer.clients import bp, csv_io as client_csv, services
-from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.models import Client, named_address
-from mailer.ownership import own_or_404
+from mailer.ownership import own_or_404, workspace_only
+
+bp = Blueprint("clients", __name__)
+bp.before_request(workspace_only)
 
 
 @bp.route("/clients/")

@@ -42,8 +42,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from mailer import message_html, message_template, senders
-from mailer.auth import tokens
+from mailer import message_html, message_template, senders, tokens
 from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
 from mailer.models import Mailing, Message, User

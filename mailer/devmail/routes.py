@@ -1,8 +1,21 @@
-from flask import abort, current_app, render_template
+from ipaddress import ip_address
 
-from mailer.devmail import bp
+from flask import Blueprint, abort, current_app, render_template, request
+
 from mailer.devmail.mailbox import caught_mail, one_mail
 from mailer.letter_page import letter_response
+
+bp = Blueprint("devmail", __name__)
+
+
+@bp.before_request
+def only_from_this_machine():
+    try:
+        loopback = ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        abort(404)
 
 
 @bp.route("/")

@@ -3,11 +3,6 @@
 The status machine is ``mailer.lifecycle``'s and cron is the TaskManager's; these views
 and services only call them. Every query here is scoped to ``current_user``.
 """
-from flask import Blueprint
+from mailer.mailings.routes import bp
 
-from mailer.ownership import workspace_only
-
-bp = Blueprint("mailings", __name__)
-bp.before_request(workspace_only)
-
-from mailer.mailings import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,18 +1,21 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from mailer import lifecycle
-from mailer.scheduling.task_manager import TaskManager
+from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.form_errors import attach_error
-from mailer.mailings import bp, services
-from mailer.errors import ServiceError
+from mailer.mailings import services
 from mailer.mailings.forms import MailingForm
 from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id, named_address
-from mailer.ownership import own_or_404, owned
+from mailer.ownership import own_or_404, owned, workspace_only
 from mailer.reports.services import mailing_stats
+from mailer.scheduling.task_manager import TaskManager
+
+bp = Blueprint("mailings", __name__)
+bp.before_request(workspace_only)
 
 
 @bp.route("/mailings/")

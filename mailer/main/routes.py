@@ -1,11 +1,22 @@
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
-from mailer.config import LANGUAGES
-from mailer.auth import services as account_services
 from mailer import page_cache
-from mailer.main import bp, services
+from mailer.auth import services as account_services
+from mailer.config import LANGUAGES
+from mailer.main import services
 from mailer.navigation import safe_next_url
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")

@@ -1,7 +1,7 @@
 """Manager pages: all mailings (read-only, stop), all users (block, unblock)."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from mailer import lifecycle
@@ -9,10 +9,19 @@ from mailer.auth import services as accounts
 from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.mailings import services as mailing_services
-from mailer.manager import bp, services
+from mailer.manager import services
 from mailer.manager.forms import StopForm
 from mailer.models import Mailing, MailingStatus, User
 from mailer.reports.services import mailing_stats
+
+bp = Blueprint("manager", __name__)
+
+
+@bp.before_request
+@login_required
+def managers_only():
+    if not (current_user.is_manager or current_user.is_superuser):
+        abort(403)
 
 
 def _status_filter() -> MailingStatus | None:

@@ -3,11 +3,6 @@
 
 Every query here is scoped to ``current_user``.
 """
-from flask import Blueprint
+from mailer.messages.routes import bp
 
-from mailer.ownership import workspace_only
-
-bp = Blueprint("messages", __name__)
-bp.before_request(workspace_only)
-
-from mailer.messages import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,16 +1,19 @@
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from mailer import message_template
-from mailer.form_errors import attach_error
-from mailer.letter_page import letter_response
-from mailer.messages import bp, services
 from mailer.errors import ServiceError
 from mailer.extensions import limiter
+from mailer.form_errors import attach_error
+from mailer.letter_page import letter_response
+from mailer.messages import services
 from mailer.messages.forms import MessageForm
 from mailer.models import Mailing, Message
-from mailer.ownership import own_or_404
+from mailer.ownership import own_or_404, workspace_only
+
+bp = Blueprint("messages", __name__)
+bp.before_request(workspace_only)
 
 
 @bp.route("/messages/")

@@ -1,19 +1,24 @@
 """Reports: the attempts list with its filter, and the same attempts as CSV."""
 
-from flask import (
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_login import current_user
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
+from mailer.clients.csv_io import csv_lines
 from mailer.downloads import csv_download
 from mailer.form_errors import attach_error
-from mailer.clients.csv_io import csv_lines
-from mailer.reports import bp, services
+from mailer.reports import services
 from mailer.reports.forms import AttemptFilterForm
+
+bp = Blueprint("reports", __name__)
+
+
+@bp.before_request
+@login_required
+def signed_in_only():
+    """Every report needs a viewer: what it shows depends on who is looking. Content managers
+    work only in the admin, on the blog."""
+    if current_user.is_content_manager:
+        abort(403)
 
 
 def _filter_form() -> tuple[AttemptFilterForm, services.AttemptFilter | None]:

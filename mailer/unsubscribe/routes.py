@@ -4,12 +4,13 @@ Mail providers send the RFC 8058 one-click POST (body ``List-Unsubscribe=One-Cli
 without cookies or a CSRF token; the signed, expiring token in the URL is
 what authorises it, and unsubscribing twice does no harm.
 """
-from flask import render_template, request
+from flask import Blueprint, render_template, request
 
-from mailer.auth import tokens
+from mailer import tokens
 from mailer.extensions import csrf, db
 from mailer.models import Client, utcnow
-from mailer.unsubscribe import bp
+
+bp = Blueprint("unsubscribe", __name__)
 
 
 def _client_of(token: str) -> tuple[Client | None, str | None]:

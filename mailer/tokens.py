@@ -1,4 +1,5 @@
-"""Signed, expiring links for e-mail verification and password reset (itsdangerous)."""
+"""Signed, expiring links in e-mails (itsdangerous): e-mail verification, password reset,
+sender confirmation and unsubscribe. Used by accounts, the unsubscribe page and the letters."""
 from __future__ import annotations
 
 from datetime import timedelta
