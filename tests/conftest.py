@@ -266,6 +266,10 @@ class AuthActions:
         self._client = client
 
     def login(self, email="user@example.com", password="password123", **extra):
+        """Sign in as ``email``; whoever was signed in on this client signs out first (the
+        sign-in page sends a signed-in user home)."""
+        if self._client.get("/auth/login").status_code == 302:
+            self.logout()
         return submit(self._client, "/auth/login", {"email": email, "password": password, **extra})
 
     def logout(self):
@@ -279,8 +283,10 @@ def auth(client):
 
 @pytest.fixture
 def owner(make_user, auth):
-    """A signed-in user with a workspace (user@example.com); a test file may make its own owner."""
-    user = make_user(email="user@example.com")
+    """The user whose workspace a test works in, signed in: user@example.com, "Olivia Owner",
+    in New York (so wall-clock times and UTC differ), reading English."""
+    user = make_user(email="user@example.com", full_name="Olivia Owner",
+                     timezone="America/New_York", language="en")
     auth.login()
     return user
 

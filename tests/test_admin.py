@@ -350,11 +350,6 @@ def changes_recorded():
         yield seen
 
 
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", full_name="Olga Owner", timezone="America/New_York")
-
-
 def soon(days, hour=9):
     """A wall-clock time ``days`` from now, for the form."""
     return (datetime.now() + timedelta(days=days)).replace(hour=hour, minute=0).strftime("%Y-%m-%dT%H:%M")
@@ -553,12 +548,12 @@ def test_blocking_in_the_admin_signs_out_and_tells_cron(client, db, sign_in, own
     token = owner.session_token
 
     with changes_recorded() as seen:
-        submit(client, f"/admin/user/edit/?id={owner.id}", {"full_name": "Olga Owner", "role": "user"})
+        submit(client, f"/admin/user/edit/?id={owner.id}", {"full_name": "Olivia Owner", "role": "user"})
         db.session.expire_all()
         blocked = db.session.get(type(owner), owner.id)
         assert not blocked.active and blocked.session_token != token
         submit(client, f"/admin/user/edit/?id={owner.id}",
-               {"full_name": "Olga Owner", "role": "user", "active": "y"})
+               {"full_name": "Olivia Owner", "role": "user", "active": "y"})
 
     assert seen == [(mailing.id, "owner-blocked"), (mailing.id, "owner-unblocked")]
 
@@ -591,8 +586,8 @@ def test_clients_and_messages_are_listed_with_their_owner(client, db, sign_in, o
     clients = client.get("/admin/client/").get_data(as_text=True)
     messages = client.get("/admin/message/").get_data(as_text=True)
 
-    assert "c0@example.com" in clients and "owner@example.com" in clients
-    assert "Spring news" in messages and "owner@example.com" in messages
+    assert "c0@example.com" in clients and "user@example.com" in clients
+    assert "Spring news" in messages and "user@example.com" in messages
 
 
 def test_client_edit_goes_through_the_client_service(client, db, sign_in, owner, make_user):

@@ -9,6 +9,7 @@ from werkzeug.serving import make_server
 
 from mailer.blog.services import article_body_html
 from mailer.models import Post
+from tests.factories import PostFactory
 
 
 @pytest.fixture
@@ -29,9 +30,8 @@ def now():
 
 
 def add_post(db, title="An article", body="Some text.", published_at="now", **fields):
-    post = Post(title=title, body=body, published_at=now() if published_at == "now" else published_at,
-                **fields)
-    db.session.add(post)
+    post = PostFactory(title=title, body=body,
+                       published_at=now() if published_at == "now" else published_at, **fields)
     db.session.commit()
     return post
 

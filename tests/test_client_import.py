@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from mailer.clients import csv_io as client_csv
 from mailer.models import Client
 from tests.conftest import AuthActions, submit
+from tests.factories import ClientFactory
 
 BOM = "\ufeff".encode()
 
@@ -76,9 +77,9 @@ def test_email_column_alone_is_enough(client, db, owner):
 
 def test_existing_email_is_updated_and_new_one_added(client, db, owner):
     db.session.add_all([
-        Client(owner_id=owner.id, email="anna@example.com", full_name="Old", comment="old",
-               unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        Client(owner_id=owner.id, email="same@example.com", full_name="Same", comment=""),
+        ClientFactory(owner=owner, email="anna@example.com", full_name="Old", comment="old",
+                      unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
+        ClientFactory(owner=owner, email="same@example.com", full_name="Same", comment=""),
     ])
     db.session.commit()
     content = ("email,full_name,comment\n"
@@ -102,7 +103,7 @@ def test_existing_email_is_updated_and_new_one_added(client, db, owner):
 
 def test_import_does_not_touch_another_users_clients(client, db, make_user, owner):
     other = make_user(email="other@example.com")
-    db.session.add(Client(owner_id=other.id, email="anna@example.com", full_name="Theirs"))
+    ClientFactory(owner=other, email="anna@example.com", full_name="Theirs")
     db.session.commit()
 
     upload(client, "email,full_name\nanna@example.com,Mine\n")
@@ -192,7 +193,7 @@ def test_duplicate_rows_within_the_file_keep_the_first(client, db, owner):
     (b"email,full_name\n", "The file has a header but no clients below it."),
 ])
 def test_unreadable_file_is_explained_and_nothing_changes(client, db, owner, content, message):
-    db.session.add(Client(owner_id=owner.id, email="keep@example.com", full_name="Keep"))
+    ClientFactory(owner=owner, email="keep@example.com", full_name="Keep")
     db.session.commit()
 
     page = upload(client, content, skip_rejected=True)
@@ -209,7 +210,7 @@ def test_upload_without_a_file_is_refused(client, owner):
 
 
 def test_a_50_mb_upload_is_refused_with_the_limit_and_changes_nothing(client, db, owner):
-    db.session.add(Client(owner_id=owner.id, email="keep@example.com", full_name="Keep"))
+    ClientFactory(owner=owner, email="keep@example.com", full_name="Keep")
     db.session.commit()
     row = b"new@example.com,New,\n"
     content = b"email,full_name,comment\n" + row * (50 * 1024 * 1024 // len(row))
@@ -236,10 +237,10 @@ def export(client) -> tuple[bytes, object]:
 
 def test_export_is_utf8_with_bom_and_names_the_date(client, db, owner):
     db.session.add_all([
-        Client(owner_id=owner.id, email="anna@example.com", full_name="Анна Петрова",
-               comment="Пишет, что \"всё\" хорошо\nвторая строка"),
-        Client(owner_id=owner.id, email="gone@example.com",
-               unsubscribed_at=datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)),
+        ClientFactory(owner=owner, email="anna@example.com", full_name="Анна Петрова",
+                      comment="Пишет, что \"всё\" хорошо\nвторая строка"),
+        ClientFactory(owner=owner, email="gone@example.com",
+                      unsubscribed_at=datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)),
     ])
     db.session.commit()
 
@@ -260,13 +261,13 @@ def test_export_is_utf8_with_bom_and_names_the_date(client, db, owner):
 
 def test_export_neutralises_spreadsheet_formulas(client, db, owner):
     db.session.add_all([
-        Client(owner_id=owner.id, email="a@example.com", full_name="=HYPERLINK(\"http://x\")"),
-        Client(owner_id=owner.id, email="b@example.com", full_name="+7 900 000",
-               comment="-1"),
-        Client(owner_id=owner.id, email="c@example.com", full_name="@SUM(A1)",
-               comment="\tindented"),
-        Client(owner_id=owner.id, email="d@example.com", full_name="'=already quoted",
-               comment="plain - text"),
+        ClientFactory(owner=owner, email="a@example.com", full_name="=HYPERLINK(\"http://x\")"),
+        ClientFactory(owner=owner, email="b@example.com", full_name="+7 900 000",
+                      comment="-1"),
+        ClientFactory(owner=owner, email="c@example.com", full_name="@SUM(A1)",
+                      comment="\tindented"),
+        ClientFactory(owner=owner, email="d@example.com", full_name="'=already quoted",
+                      comment="plain - text"),
     ])
     db.session.commit()
 
@@ -284,8 +285,8 @@ def test_export_neutralises_spreadsheet_formulas(client, db, owner):
 def test_export_never_contains_another_users_clients(client, db, make_user, owner):
     other = make_user(email="other@example.com")
     db.session.add_all([
-        Client(owner_id=other.id, email="secret@example.com", full_name="Secret"),
-        Client(owner_id=owner.id, email="mine@example.com"),
+        ClientFactory(owner=other, email="secret@example.com", full_name="Secret"),
+        ClientFactory(owner=owner, email="mine@example.com"),
     ])
     db.session.commit()
 
@@ -305,8 +306,8 @@ def test_export_then_import_gives_back_the_same_data(client, db, make_user, owne
         ("-leading@example.com", "Minus", "@home"),
     ]
     for email, full_name, comment in originals:
-        db.session.add(Client(owner_id=owner.id, email=email, full_name=full_name,
-                              comment=comment))
+        ClientFactory(owner=owner, email=email, full_name=full_name,
+                      comment=comment)
     db.session.commit()
     body, _ = export(client)
 
@@ -327,7 +328,7 @@ def test_export_then_import_gives_back_the_same_data(client, db, make_user, owne
 
 def test_ten_thousand_rows_import_in_one_go(client, db, owner):
     existing = [
-        Client(owner_id=owner.id, email=f"person{n:05d}@example.com", full_name="Old")
+        ClientFactory(owner=owner, email=f"person{n:05d}@example.com", full_name="Old")
         for n in range(0, 10_000, 10)
     ]
     db.session.add_all(existing)

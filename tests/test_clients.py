@@ -7,12 +7,13 @@ import sqlalchemy as sa
 from mailer.extensions import db as app_db
 from mailer.models import Client, Role
 from tests.conftest import submit
+from tests.factories import ClientFactory
 
 
 def add_clients(db, owner, count, **fields):
     clients = [
-        Client(owner_id=owner.id, email=f"client{n:03d}@example.com", full_name=f"Client {n:03d}",
-               **fields)
+        ClientFactory(owner=owner, email=f"client{n:03d}@example.com", full_name=f"Client {n:03d}",
+                      **fields)
         for n in range(count)
     ]
     db.session.add_all(clients)
@@ -105,7 +106,7 @@ def test_delete_is_post_only(client, db, owner):
 
 @pytest.mark.parametrize("email", ["anna@example.com", "ANNA@example.com", " Anna@EXAMPLE.com "])
 def test_duplicate_email_in_any_case_is_refused(client, db, owner, email):
-    db.session.add(Client(owner_id=owner.id, email="anna@example.com", full_name="First"))
+    ClientFactory(owner=owner, email="anna@example.com", full_name="First")
     db.session.commit()
 
     page = save_client(client, email=email, full_name="Second")
@@ -137,7 +138,7 @@ def test_edit_keeping_own_email_in_other_case_is_fine(client, db, owner):
 
 def test_same_email_for_another_owner_is_fine(client, db, make_user, owner):
     other = make_user(email="other@example.com")
-    db.session.add(Client(owner_id=other.id, email="anna@example.com"))
+    ClientFactory(owner=other, email="anna@example.com")
     db.session.commit()
 
     page = save_client(client)
@@ -167,7 +168,7 @@ def test_bad_input_is_explained_and_nothing_is_written(client, db, owner, fields
 
 def test_list_is_ordered_by_email_and_shows_actions(client, db, owner):
     for email in ["zoe@example.com", "adam@example.com", "mike@example.com"]:
-        db.session.add(Client(owner_id=owner.id, email=email))
+        ClientFactory(owner=owner, email=email)
     db.session.commit()
 
     page = client.get("/clients/").get_data(as_text=True)
@@ -189,9 +190,9 @@ def test_empty_list_says_what_to_do_next(client, owner):
 
 def test_unsubscribed_client_has_a_badge(client, db, owner):
     db.session.add_all([
-        Client(owner_id=owner.id, email="gone@example.com",
-               unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        Client(owner_id=owner.id, email="here@example.com"),
+        ClientFactory(owner=owner, email="gone@example.com",
+                      unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
+        ClientFactory(owner=owner, email="here@example.com"),
     ])
     db.session.commit()
 
@@ -233,7 +234,7 @@ def test_search_matches_email_and_name_case_insensitively(client, db, owner, q, 
         ("percent@example.com", "Sale 100% off"),
         ("under_score@example.com", ""),
     ]:
-        db.session.add(Client(owner_id=owner.id, email=email, full_name=name))
+        ClientFactory(owner=owner, email=email, full_name=name)
     db.session.commit()
 
     page = client.get("/clients/", query_string={"q": q}).get_data(as_text=True)
@@ -278,7 +279,7 @@ def test_signed_out_visitor_is_sent_to_sign_in(client):
 @pytest.fixture
 def foreign_client(db, make_user):
     stranger = make_user(email="stranger@example.com")
-    foreign = Client(owner_id=stranger.id, email="secret@example.com", full_name="Secret Person")
+    foreign = ClientFactory(owner=stranger, email="secret@example.com", full_name="Secret Person")
     db.session.add(foreign)
     db.session.commit()
     return foreign
@@ -338,7 +339,7 @@ def test_list_runs_a_fixed_number_of_queries(app, client, db, owner, make_user):
     few = count_list_queries(app, client)
 
     add_more = [
-        Client(owner_id=owner.id, email=f"more{n:03d}@example.com", full_name=f"More {n}")
+        ClientFactory(owner=owner, email=f"more{n:03d}@example.com", full_name=f"More {n}")
         for n in range(45)
     ]
     db.session.add_all(add_more)
@@ -351,8 +352,8 @@ def test_list_runs_a_fixed_number_of_queries(app, client, db, owner, make_user):
 
 def test_json_search_is_scoped_ordered_and_paginated(client, db, owner, foreign_client):
     add_clients(db, owner, 120)
-    db.session.add(Client(owner_id=owner.id, email="anna@example.com", full_name="Анна Петрова",
-                          unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)))
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Анна Петрова",
+                  unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
     db.session.commit()
 
     first = client.get("/clients/search.json").get_json()
@@ -372,7 +373,7 @@ def test_json_search_is_scoped_ordered_and_paginated(client, db, owner, foreign_
 
 
 def test_json_search_shows_the_email_alone_when_there_is_no_name(client, db, owner):
-    db.session.add(Client(owner_id=owner.id, email="plain@example.com"))
+    ClientFactory(owner=owner, email="plain@example.com")
     db.session.commit()
 
     result = client.get("/clients/search.json?q=plain").get_json()

@@ -23,13 +23,13 @@ from mailer import lifecycle
 from mailer.config import PROJECT_ROOT, ConfigError, settings_from_env
 from mailer.extensions import db as _db
 from mailer.mailings import services as mailing_services
-from mailer.models import (Attempt, AttemptStatus, Frequency, Mailing, MailingStatus,
-                           Message)
+from mailer.models import (AttemptStatus, Frequency, Mailing, MailingStatus)
 from mailer.scheduling import cron
 from mailer.scheduling.task_manager import TaskManager, cron_enabled
 from mailer.scheduling.dev_runner import due_jobs
 from tests.conftest import AuthActions, submit
 from tests.workspace import create, form_data, make_mailing, make_material
+from tests.factories import AttemptFactory, MessageFactory
 
 UTC = timezone.utc
 
@@ -90,14 +90,6 @@ def server_zone():
     else:
         os.environ["TZ"] = before
     time.tzset()
-
-
-@pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com", full_name="Olivia Owner",
-                     timezone="America/New_York", language="en")
-    auth.login()
-    return user
 
 
 @pytest.fixture
@@ -434,7 +426,7 @@ def test_sync_drops_the_lines_of_a_blocked_owner(db, make_user, config, paths):
 
 
 def test_sync_of_ten_thousand_mailings_reads_and_writes_the_crontab_once(db, owner, config, paths):
-    message = Message(owner=owner, subject="Bulk", body="x")
+    message = MessageFactory(owner=owner, subject="Bulk", body="x")
     db.session.add(message)
     db.session.flush()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
@@ -575,7 +567,7 @@ def test_an_occurrence_already_attempted_is_not_started_again(db, owner, config,
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     mailing = make_mailing(db, owner, start=start, days=3, frequency=Frequency.WEEKLY)
     sent = make_mailing(db, owner, start=start, days=3, frequency=Frequency.WEEKLY)
-    db.session.add(Attempt(mailing=sent, occurrence_at=start, status=AttemptStatus.SUCCESS))
+    AttemptFactory(mailing=sent, occurrence_at=start, status=AttemptStatus.SUCCESS)
     db.session.commit()
     later = make_mailing(db, owner)  # starts tomorrow
     paused = make_mailing(db, owner, start=start, days=3, status=MailingStatus.PAUSED)

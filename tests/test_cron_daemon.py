@@ -11,10 +11,11 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from mailer.models import Attempt, AttemptStatus, Client, Mailing, Message
+from mailer.models import Attempt, AttemptStatus, Mailing
 from mailer.scheduling import cron
 from mailer.scheduling.task_manager import TaskManager
 from tests.conftest import submit
+from tests.factories import ClientFactory, MessageFactory
 
 
 def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_app, make_user, db,
@@ -33,8 +34,8 @@ def test_a_mailing_saved_in_the_web_app_is_delivered_by_cron(cron_daemon, make_a
                    MAILER_ENV_FILE=str(env_file))
     config = cron.CronConfig.from_app(app)
     owner = make_user(email="owner@example.com", language="en", timezone="UTC")
-    message = Message(owner=owner, subject="Hello from cron", body="Dear {{ client.full_name }}, hi.")
-    clients = [Client(owner=owner, email=f"c{n}@example.com", full_name=f"Client {n}") for n in range(3)]
+    message = MessageFactory(owner=owner, subject="Hello from cron", body="Dear {{ client.full_name }}, hi.")
+    clients = [ClientFactory(owner=owner, email=f"c{n}@example.com", full_name=f"Client {n}") for n in range(3)]
     db.session.add_all([message, *clients])
     db.session.commit()
     browser = app.test_client()

@@ -9,7 +9,8 @@ from flask_migrate import upgrade
 from mailer import create_app
 from mailer.delivery.cron_entry import nothing_to_do
 from mailer.extensions import db as _db
-from mailer.models import Attempt, AttemptStatus, MailingStatus
+from mailer.models import Attempt, AttemptStatus, Mailing, MailingStatus
+from tests.factories import AttemptFactory
 from tests.workspace import make_mailing
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -32,7 +33,8 @@ def arrange(db, make_user):
     for state, status, lease in (("done", AttemptStatus.SUCCESS, None),
                                  ("leased", AttemptStatus.SENDING, NOW + timedelta(minutes=5)),
                                  ("lease lapsed", AttemptStatus.SENDING, NOW - timedelta(minutes=5))):
-        db.session.add(Attempt(mailing_id=ids[state], occurrence_at=DUE, status=status, lease_until=lease))
+        AttemptFactory(mailing=db.session.get(Mailing, ids[state]), occurrence_at=DUE, status=status,
+                       lease_until=lease)
     db.session.commit()
     return ids
 

@@ -7,18 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from mailer.delivery.engine import run_mailing
-from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, Mailing,
-                           MailingStatus, Message, mailing_clients)
+from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, Frequency, MailingStatus)
 from tests.conftest import AuthActions, submit
 from tests.smtp_servers import SevenBitSmtpServer, closed_port
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory, DeliveryFactory
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-
-
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", full_name="Olga Owner", language="en")
 
 
 def due_mailing(db, owner, clients=3, **kwargs):
@@ -295,7 +290,7 @@ def wait_for_attempt(db, mailing_id, seconds=30):
 
 def test_send_now_runs_in_the_background_and_the_request_does_not_wait(client, auth, db, owner, smtp_sink):
     mailing = make_mailing(db, owner, clients=2, start=NOW + timedelta(days=2))
-    auth.login("owner@example.com")
+    auth.login("user@example.com")
 
     started = time.monotonic()
     response = submit(client, f"/mailings/{mailing.id}/send-now", {}, form_url=f"/mailings/{mailing.id}")
@@ -311,7 +306,7 @@ def test_resend_button_sends_to_the_clients_not_reached(make_app, client, auth, 
     mailing = due_mailing(db, owner, clients=4)
     down = run(make_app(MAIL_PORT=closed_port(), MAILING_RETRY_DELAYS=(0.01,)), mailing.id)
     assert down.exit_code == 1
-    auth.login("owner@example.com")
+    auth.login("user@example.com")
     page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
     assert "Send to the clients not reached" in page
 
@@ -325,18 +320,14 @@ def test_resend_button_sends_to_the_clients_not_reached(make_app, client, auth, 
 def test_attempt_page_says_who_got_it_who_did_not_and_why(client, auth, db, owner):
     mailing = due_mailing(db, owner, clients=3)
     first, second, _third = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
-    attempt = Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.PARTIAL,
-                      sent_count=1, failed_count=1, server_response="Refused: 1.")
-    db.session.add(attempt)
-    db.session.flush()
-    db.session.add_all([
-        Delivery(attempt_id=attempt.id, client_id=first.id, email=first.email, status=DeliveryStatus.SENT,
-                 server_reply="250 2.0.0 Ok: queued", smtp_code=250),
-        Delivery(attempt_id=attempt.id, client_id=second.id, email=second.email,
-                 status=DeliveryStatus.FAILED, server_reply="550 5.1.1 User unknown", smtp_code=550),
-    ])
+    attempt = AttemptFactory(mailing=mailing, status=AttemptStatus.PARTIAL, sent_count=1,
+                             failed_count=1, server_response="Refused: 1.")
+    DeliveryFactory(attempt=attempt, client=first, status=DeliveryStatus.SENT,
+                    server_reply="250 2.0.0 Ok: queued", smtp_code=250)
+    DeliveryFactory(attempt=attempt, client=second, status=DeliveryStatus.FAILED,
+                    server_reply="550 5.1.1 User unknown", smtp_code=550)
     db.session.commit()
-    auth.login("owner@example.com")
+    auth.login("user@example.com")
 
     page = client.get(f"/mailings/{mailing.id}/attempts/{attempt.id}").get_data(as_text=True)
 
@@ -362,7 +353,7 @@ def test_another_users_mailing_cannot_be_sent(client, auth, db, owner, make_user
 
 def test_another_users_attempt_page_is_404(client, auth, db, owner, make_user):
     mailing = due_mailing(db, owner, clients=1)
-    attempt = Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
+    attempt = AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
     db.session.add(attempt)
     db.session.commit()
     stranger = make_user(email="stranger@example.com")
@@ -385,7 +376,7 @@ def test_send_now_starts_the_run_with_the_configured_python(make_app, db, owner,
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     client = make_app(CRON_PYTHON=str(wrapper)).test_client()
     mailing = make_mailing(db, owner, clients=1, start=NOW + timedelta(days=2))
-    AuthActions(client).login("owner@example.com")
+    AuthActions(client).login("user@example.com")
 
     submit(client, f"/mailings/{mailing.id}/send-now", {}, form_url=f"/mailings/{mailing.id}")
 

@@ -14,11 +14,6 @@ from tests.workspace import make_mailing
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", language="en")
-
-
 @pytest.fixture(params=[False, True], ids=["one-by-one", "pipelined"])
 def pipelining(request):
     """Whether the server offers PIPELINING (RFC 2920): the engine then sends MAIL, RCPT and

@@ -17,11 +17,6 @@ from tests.workspace import make_mailing
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
-@pytest.fixture
-def owner(make_user):
-    return make_user(email="owner@example.com", language="en")
-
-
 def copies_per_client(smtp_sink) -> collections.Counter:
     with smtp_sink.lock:
         return collections.Counter(m.envelope_to[0] for m in smtp_sink.messages)

@@ -1,6 +1,4 @@
 """The crontab-file scheduler used by `make run` fires lines as cron would."""
-import subprocess
-import time
 from datetime import datetime
 
 from crontab import CronTab

@@ -2,7 +2,6 @@
 import re
 
 import pytest
-import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from mailer import create_app

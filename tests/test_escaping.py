@@ -3,10 +3,10 @@ from datetime import timedelta
 
 import pytest
 
-from mailer.models import (Attempt, AttemptStatus, Client, Delivery, DeliveryStatus, MailingStatus, Post,
-                           Role, utcnow)
+from mailer.models import (AttemptStatus, Client, DeliveryStatus, MailingStatus, Post, Role, utcnow)
 from tests.conftest import AuthActions
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory, DeliveryFactory, PostFactory
 
 PAYLOADS = [
     '<script>alert("xss")</script>',
@@ -33,13 +33,13 @@ def stored(db, make_user):
     client.full_name = f"Client {payload}"[:200]
     client.comment = f"Comment {payload}"
     started = utcnow() - timedelta(hours=1)
-    attempt = Attempt(mailing=mailing, occurrence_at=started, started_at=started, finished_at=started,
-                      status=AttemptStatus.PARTIAL, sent_count=0, failed_count=1,
-                      server_response=f"550 {payload}")
-    db.session.add_all([attempt, Delivery(attempt=attempt, client_id=client.id, email=client.email,
-                                          status=DeliveryStatus.FAILED, server_reply=f"550 {payload}"),
-                        Post(title=f"Title {payload}"[:200], body=f"Para {payload}\n\n{payload}",
-                             published_at=started, author=owner)])
+    attempt = AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started, finished_at=started,
+                             status=AttemptStatus.PARTIAL, sent_count=0, failed_count=1,
+                             server_response=f"550 {payload}")
+    db.session.add_all([attempt, DeliveryFactory(attempt=attempt, client_id=client.id, email=client.email,
+                                                 status=DeliveryStatus.FAILED, server_reply=f"550 {payload}"),
+                        PostFactory(title=f"Title {payload}"[:200], body=f"Para {payload}\n\n{payload}",
+                                    published_at=started, author=owner)])
     db.session.commit()
     return {"mailing": mailing.id, "client": client.id, "message": mailing.message_id,
             "attempt": attempt.id, "post": db.session.query(Post).one().id}

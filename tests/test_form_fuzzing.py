@@ -45,9 +45,10 @@ from PIL import Image
 
 from mailer.auth import services as account_services
 from mailer import tokens
-from mailer.models import Post, Role, utcnow
+from mailer.models import Role, utcnow
 from tests.conftest import AuthActions
 from tests.workspace import make_mailing, make_material
+from tests.factories import PostFactory
 
 EXAMPLES = 25  # payloads per form
 FILE_EXAMPLES = 60  # payloads per upload form (CSV import, post image)
@@ -111,7 +112,7 @@ def world(app, db, make_user):
     mailing = make_mailing(db, owner, clients=2)
     other_message, other_clients = make_material(db, other, "Other")
     other_mailing = make_mailing(db, other, clients=1)  # the manager stops this one
-    post = Post(title="Hello", body="World", published_at=utcnow(), author=superuser)
+    post = PostFactory(title="Hello", body="World", published_at=utcnow(), author=superuser)
     db.session.add(post)
     db.session.commit()
     reset_token = tokens.make_token(tokens.RESET_PASSWORD, {

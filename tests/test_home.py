@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from mailer.models import Client, MailingStatus
 from tests.workspace import make_mailing
+from tests.factories import ClientFactory
 
 
 def shown_figures(page: str) -> list[int]:
@@ -19,8 +20,8 @@ def arrange(db, make_user):
     make_mailing(db, olga, clients=0, status=MailingStatus.PAUSED)
     make_mailing(db, ivan, clients=3, status=MailingStatus.CREATED)
     make_mailing(db, ivan, clients=0, status=MailingStatus.STOPPED)
-    db.session.add_all([Client(owner=olga, email="shared@example.com", full_name="S"),
-                        Client(owner=ivan, email="shared@example.com", full_name="S")])
+    db.session.add_all([ClientFactory(owner=olga, email="shared@example.com", full_name="S"),
+                        ClientFactory(owner=ivan, email="shared@example.com", full_name="S")])
     db.session.commit()
     unique = db.session.scalar(sa.select(sa.func.count(sa.distinct(Client.email))))
     return olga, unique

@@ -7,18 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import (Attempt, AttemptStatus, Client, Frequency, Mailing, MailingStatus, Message,
-                           mailing_clients)
+from mailer.models import (AttemptStatus, Client, Frequency, Mailing, MailingStatus, Message, mailing_clients)
 from mailer.signals import mailing_changed
 from tests.conftest import submit
 from tests.workspace import create, form_data, make_mailing, make_material
-
-
-@pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com", timezone="America/New_York", language="en")
-    auth.login()
-    return user
+from tests.factories import AttemptFactory, ClientFactory, MessageFactory
 
 
 @pytest.fixture
@@ -103,8 +96,8 @@ def test_bad_mailing_input_is_explained_and_nothing_is_saved(client, db, owner, 
 def test_someone_elses_ids_in_the_post_are_refused(client, db, owner, material, make_user):
     message, clients = material
     stranger = make_user(email="stranger@example.com")
-    foreign_message = Message(owner=stranger, subject="Theirs", body="x")
-    foreign_client = Client(owner=stranger, email="theirs@example.com")
+    foreign_message = MessageFactory(owner=stranger, subject="Theirs", body="x")
+    foreign_client = ClientFactory(owner=stranger, email="theirs@example.com")
     db.session.add_all([foreign_message, foreign_client])
     db.session.commit()
 
@@ -189,7 +182,7 @@ def test_pause_and_resume(client, db, owner):
 
 def test_resume_after_attempts_goes_back_to_running(client, db, owner):
     mailing = make_mailing(db, owner, status=MailingStatus.PAUSED)
-    db.session.add(Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS))
+    AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
     db.session.commit()
 
     submit(client, f"/mailings/{mailing.id}/resume", {}, form_url="/mailings/")
@@ -270,8 +263,8 @@ def test_another_users_mailing_is_404(client, db, make_user, auth, method, path)
 
 def test_list_shows_status_next_send_and_last_attempt(client, db, owner):
     mailing = make_mailing(db, owner, subject="Listed mailing", status=MailingStatus.RUNNING)
-    db.session.add(Attempt(mailing=mailing, occurrence_at=mailing.start_at - timedelta(days=7),
-                           status=AttemptStatus.PARTIAL, sent_count=3, failed_count=1))
+    AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at - timedelta(days=7),
+                   status=AttemptStatus.PARTIAL, sent_count=3, failed_count=1)
     db.session.commit()
 
     page = client.get("/mailings/").get_data(as_text=True)
@@ -304,7 +297,7 @@ def test_lists_run_a_fixed_number_of_queries(app, client, db, owner, url):
     few = _statements_for(app, client, url)
     for n in range(20):
         mailing = make_mailing(db, owner, subject=f"Mailing {n}", clients=2)
-        db.session.add(Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS))
+        AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
     db.session.commit()
 
     many = _statements_for(app, client, url)
@@ -337,7 +330,7 @@ def test_edit_that_leaves_no_send_time_is_refused(client, db, owner, material):
     start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=3)
     mailing = make_mailing(db, owner, start=start, days=30, frequency=Frequency.WEEKLY,
                            zone="America/New_York", status=MailingStatus.RUNNING)
-    db.session.add(Attempt(mailing=mailing, occurrence_at=start, status=AttemptStatus.SUCCESS))
+    AttemptFactory(mailing=mailing, occurrence_at=start, status=AttemptStatus.SUCCESS)
     db.session.commit()
     zone = ZoneInfo("America/New_York")
     new_end = (datetime.now(zone) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")

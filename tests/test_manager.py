@@ -5,10 +5,11 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import Attempt, AttemptStatus, MailingStatus, Role, User
+from mailer.models import AttemptStatus, MailingStatus, Role, User
 from mailer.signals import mailing_changed
 from tests.conftest import AuthActions, csrf_token, submit
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
@@ -65,8 +66,8 @@ def test_unknown_status_filter_is_explained(client, manager, db, anna):
 
 def test_manager_reads_a_mailing_with_its_attempts(client, db, manager, anna):
     mailing = make_mailing(db, anna, subject="Anna news")
-    db.session.add(Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.PARTIAL,
-                           sent_count=4, failed_count=1, server_response="550 5.1.1 User unknown"))
+    AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.PARTIAL,
+                   sent_count=4, failed_count=1, server_response="550 5.1.1 User unknown")
     db.session.commit()
 
     page = client.get(f"/manager/mailings/{mailing.id}").get_data(as_text=True)

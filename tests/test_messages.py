@@ -2,9 +2,10 @@
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import Client, Message, Role
+from mailer.models import Message, Role
 from tests.conftest import submit
 from tests.workspace import make_mailing
+from tests.factories import ClientFactory, MessageFactory
 
 
 def save(client, url="/messages/new", **fields):
@@ -13,7 +14,7 @@ def save(client, url="/messages/new", **fields):
 
 
 def test_create_message_and_preview_it_for_a_real_client(client, db, owner):
-    db.session.add(Client(owner=owner, email="anna@example.com", full_name="Анна Петрова"))
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Анна Петрова")
     db.session.commit()
 
     page = save(client).get_data(as_text=True)
@@ -88,7 +89,7 @@ def test_a_subject_of_255_cyrillic_letters_fits_once_encoded(client, db, owner):
 
 
 def test_the_preview_shows_the_html_and_the_text_version_side_by_side(client, db, owner):
-    db.session.add(Client(owner=owner, email="anna@example.com", full_name="Анна <Петрова>"))
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Анна <Петрова>")
     db.session.commit()
     save(client, subject="Hi", body="# News\n\nDear **{{ client.full_name }}**\n\n<script>steal()</script>"
          '<a href="javascript:alert(1)" onclick="x()">click</a>')
@@ -119,7 +120,7 @@ def test_a_clean_message_reports_nothing_removed(client, db, owner):
 
 
 def test_another_users_letter_preview_is_404(client, db, make_user, auth):
-    message = Message(owner=make_user(email="stranger@example.com"), subject="Secret", body="secret body")
+    message = MessageFactory(owner=make_user(email="stranger@example.com"), subject="Secret", body="secret body")
     db.session.add(message)
     db.session.commit()
     make_user(email="user@example.com")
@@ -163,7 +164,7 @@ def test_message_in_use_cannot_be_deleted(client, db, owner):
 def test_list_shows_own_messages_with_their_use(client, db, owner, make_user):
     other = make_user(email="other@example.com")
     make_mailing(db, owner, subject="Mine, in use")
-    db.session.add(Message(owner=other, subject="Not mine", body="x"))
+    MessageFactory(owner=other, subject="Not mine", body="x")
     db.session.commit()
 
     page = client.get("/messages/").get_data(as_text=True)
@@ -183,7 +184,7 @@ def test_empty_list_says_what_to_do(client, owner):
 ])
 def test_another_users_message_is_404(client, db, make_user, auth, method, path):
     stranger = make_user(email="stranger@example.com")
-    message = Message(owner=stranger, subject="Secret", body="secret body")
+    message = MessageFactory(owner=stranger, subject="Secret", body="secret body")
     db.session.add(message)
     db.session.commit()
     make_user(email="user@example.com")
@@ -213,7 +214,7 @@ def test_anonymous_is_sent_to_sign_in(client):
 
 
 def test_a_stored_message_that_no_longer_passes_the_check_previews_with_the_reason(client, db, owner):
-    message = Message(owner=owner, subject="Sale {{ 7*7 }}", body="Hello")  # straight into the database
+    message = MessageFactory(owner=owner, subject="Sale {{ 7*7 }}", body="Hello")  # straight into the database
     db.session.add(message)
     db.session.commit()
 

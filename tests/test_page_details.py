@@ -4,7 +4,8 @@ import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 
-from mailer.models import Message, Post, Role
+from mailer.models import Role
+from tests.factories import AttemptFactory, DeliveryFactory, MessageFactory, PostFactory
 
 
 class _Headers(HTMLParser):
@@ -40,7 +41,7 @@ def test_the_favicon_is_there_for_every_page(client):
 
 def test_no_table_header_is_empty(client, db, make_user, auth):
     owner = make_user(email="user@example.com")
-    db.session.add(Message(owner=owner, subject="News", body="Hello"))
+    MessageFactory(owner=owner, subject="News", body="Hello")
     db.session.commit()
     auth.login()
 
@@ -51,8 +52,8 @@ def test_no_table_header_is_empty(client, db, make_user, auth):
 
 def test_publication_times_are_valid_html_and_in_the_deployments_zone_for_visitors(make_app, db):
     app = make_app(DEFAULT_TIMEZONE="Asia/Vladivostok")
-    db.session.add(Post(title="Late news", body="Text",
-                        published_at=datetime(2026, 3, 10, 22, 30, 15, 123456, tzinfo=timezone.utc)))
+    PostFactory(title="Late news", body="Text",
+                published_at=datetime(2026, 3, 10, 22, 30, 15, 123456, tzinfo=timezone.utc))
     db.session.commit()
 
     page = app.test_client().get("/blog/").get_data(as_text=True)
@@ -85,7 +86,7 @@ def test_a_mailing_sending_right_now_says_so(client, db, make_user, auth):
     """Its last send under way, it said "No sends are scheduled", as if nothing were happening."""
     from datetime import timedelta
 
-    from mailer.models import Attempt, AttemptStatus, Frequency, MailingStatus
+    from mailer.models import AttemptStatus, Frequency, MailingStatus
     from tests.workspace import make_mailing
 
     owner = make_user(email="user@example.com")
@@ -93,8 +94,8 @@ def test_a_mailing_sending_right_now_says_so(client, db, make_user, auth):
     mailing = make_mailing(db, owner, status=MailingStatus.RUNNING, start=started, days=1,
                            frequency=Frequency.DAILY)
     mailing.end_at = started + timedelta(minutes=1)
-    db.session.add(Attempt(mailing=mailing, occurrence_at=started, started_at=started,
-                           status=AttemptStatus.SENDING))
+    AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started,
+                   status=AttemptStatus.SENDING)
     db.session.commit()
     auth.login()
 
@@ -109,26 +110,23 @@ def test_replies_read_in_the_users_language_beside_the_servers_own_words(client,
     what they mean in Russian, with the reply itself kept beside it."""
     import sqlalchemy as sa
 
-    from mailer.models import Attempt, AttemptStatus, Client, Delivery, DeliveryStatus
+    from mailer.models import AttemptStatus, Client, DeliveryStatus
     from tests.workspace import make_mailing
 
     owner = make_user(email="user@example.com", language="ru")
     mailing = make_mailing(db, owner, clients=2)
     started = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
-    stopped = Attempt(mailing=mailing, occurrence_at=started, started_at=started, status=AttemptStatus.PARTIAL,
-                      sent_count=1, failed_count=1,
-                      server_response="Stopped: the mail server stayed unreachable after 3 tries: "
-                                      "connection refused. Not reached: 1.")
-    db.session.add(stopped)
-    db.session.flush()
-    first, second = db.session.scalars(sa.select(Client.id).order_by(Client.id)).all()
-    db.session.add_all([
-        Delivery(attempt_id=stopped.id, client_id=first, email="a@example.com",
-                 status=DeliveryStatus.SENT, smtp_code=250, server_reply="250 2.0.0 Ok: queued as 4F2"),
-        Delivery(attempt_id=stopped.id, client_id=second, email="b@example.com",
-                 status=DeliveryStatus.FAILED, smtp_code=550,
-                 server_reply="550 5.1.1 <b@example.com>: Recipient address rejected: User unknown"),
-    ])
+    stopped = AttemptFactory(
+        mailing=mailing, occurrence_at=started, started_at=started, status=AttemptStatus.PARTIAL,
+        sent_count=1, failed_count=1,
+        server_response="Stopped: the mail server stayed unreachable after 3 tries: "
+                        "connection refused. Not reached: 1.")
+    first, second = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
+    DeliveryFactory(attempt=stopped, client=first, email="a@example.com", status=DeliveryStatus.SENT,
+                    smtp_code=250, server_reply="250 2.0.0 Ok: queued as 4F2")
+    DeliveryFactory(attempt=stopped, client=second, email="b@example.com",
+                    status=DeliveryStatus.FAILED, smtp_code=550,
+                    server_reply="550 5.1.1 <b@example.com>: Recipient address rejected: User unknown")
     db.session.commit()
     auth.login()
 

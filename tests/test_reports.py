@@ -31,13 +31,6 @@ def add_attempt(db, mailing, started, status=AttemptStatus.SUCCESS, sent=1, fail
 
 
 @pytest.fixture
-def owner(make_user, auth):
-    user = make_user(email="user@example.com", timezone="America/New_York", language="en")
-    auth.login()
-    return user
-
-
-@pytest.fixture
 def stranger(make_user):
     return make_user(email="stranger@example.com")
 

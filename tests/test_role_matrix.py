@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import (Attempt, AttemptStatus, Client, Mailing, MailingStatus, Message, Post, Role, User,
-                           utcnow)
+from mailer.models import (AttemptStatus, Client, Mailing, Message, Post, Role, User, utcnow)
 from tests.conftest import AuthActions, csrf_token
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory, PostFactory
 
 ROLES = ("anonymous", "owner", "other", "manager", "content_manager", "superuser")
 SIGN_IN = "sign-in"
@@ -46,8 +46,8 @@ def world(db, make_user):
         "superuser": make_user(email="root@example.com", is_superuser=True, language="en"),
     }
     mailing = make_mailing(db, owner, clients=2)
-    attempt = Attempt(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
-    post = Post(title="Hello", body="World", published_at=utcnow(), author=people["content_manager"])
+    attempt = AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
+    post = PostFactory(title="Hello", body="World", published_at=utcnow(), author=people["content_manager"])
     db.session.add_all([attempt, post])
     db.session.commit()
     ids = {

@@ -1,19 +1,20 @@
 """'Send me a test' on the message and mailing pages: one letter to the owner, as a client gets it."""
 import sqlalchemy as sa
 
-from mailer.models import Attempt, Client, Delivery, Message
+from mailer.models import Attempt, Client, Delivery
 from tests.conftest import submit
 from tests.smtp_servers import ScriptedSmtpServer, closed_port
 from tests.workspace import make_mailing
+from tests.factories import ClientFactory, MessageFactory
 
 
 def test_a_test_of_a_message_reaches_the_owner_personalised_for_their_first_client(client, auth, db, make_user,
                                                                                  smtp_sink):
     owner = make_user(email="owner@example.com", full_name="Olga Owner", language="en")
-    message = Message(owner=owner, subject="News for {{ client.full_name }}",
-                      body="Dear {{ client.full_name }} ({{ client.email }}), hello.")
-    db.session.add_all([message, Client(owner=owner, email="anna@example.com", full_name="Anna Petrova"),
-                        Client(owner=owner, email="bob@example.com", full_name="Bob")])
+    message = MessageFactory(owner=owner, subject="News for {{ client.full_name }}",
+                             body="Dear {{ client.full_name }} ({{ client.email }}), hello.")
+    db.session.add_all([message, ClientFactory(owner=owner, email="anna@example.com", full_name="Anna Petrova"),
+                        ClientFactory(owner=owner, email="bob@example.com", full_name="Bob")])
     db.session.commit()
     auth.login("owner@example.com")
 
@@ -33,7 +34,7 @@ def test_a_test_of_a_message_reaches_the_owner_personalised_for_their_first_clie
 def test_a_test_of_a_mailing_is_personalised_for_the_mailings_own_first_client(client, auth, db, make_user,
                                                                              smtp_sink):
     owner = make_user(email="owner@example.com", language="ru")
-    db.session.add(Client(owner=owner, email="first@example.com", full_name="Не в рассылке"))
+    ClientFactory(owner=owner, email="first@example.com", full_name="Не в рассылке")
     db.session.commit()
     mailing = make_mailing(db, owner, clients=2)
     auth.login("owner@example.com")
@@ -50,7 +51,7 @@ def test_a_test_of_a_mailing_is_personalised_for_the_mailings_own_first_client(c
 
 def test_with_no_client_the_test_uses_the_sample_client(client, auth, db, make_user, smtp_sink):
     owner = make_user(email="owner@example.com", language="en")
-    message = Message(owner=owner, subject="Hi", body="Hello {{ client.full_name }}")
+    message = MessageFactory(owner=owner, subject="Hi", body="Hello {{ client.full_name }}")
     db.session.add(message)
     db.session.commit()
     auth.login("owner@example.com")
@@ -63,7 +64,7 @@ def test_with_no_client_the_test_uses_the_sample_client(client, auth, db, make_u
 
 def test_a_refusing_or_absent_server_is_said_plainly_and_nothing_is_recorded(make_app, db, make_user):
     owner = make_user(email="owner@example.com", language="en")
-    message = Message(owner=owner, subject="Hi", body="x")
+    message = MessageFactory(owner=owner, subject="Hi", body="x")
     db.session.add(message)
     db.session.commit()
 
@@ -96,7 +97,7 @@ def test_someone_elses_message_or_mailing_cannot_be_tested(client, auth, db, mak
 
 def test_test_letters_are_rate_limited_per_user(make_app, db, make_user, smtp_sink):
     owner = make_user(email="owner@example.com")
-    message = Message(owner=owner, subject="Hi", body="x")
+    message = MessageFactory(owner=owner, subject="Hi", body="x")
     db.session.add(message)
     db.session.commit()
     browser = make_app(RATELIMIT_ENABLED=True, RATELIMIT_TEST_SEND="2 per hour").test_client()

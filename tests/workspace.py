@@ -3,35 +3,31 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from mailer.models import Client, Frequency, Mailing, MailingStatus, Message, mailing_clients
+from mailer.models import Client, Frequency, MailingStatus
 from tests.conftest import submit
+from tests.factories import ClientFactory, MailingFactory, MessageFactory
 
 
 def make_mailing(db, owner, subject="Weekly news", clients=1, status=MailingStatus.CREATED,
                  start=None, days=30, frequency=Frequency.WEEKLY, zone="UTC"):
-    message = Message(owner=owner, subject=subject, body="Hello {{ client.full_name }}")
-    start = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
-    mailing = Mailing(owner=owner, message=message, start_at=start, end_at=start + timedelta(days=days),
-                      timezone=zone, frequency=frequency, status=status)
-    db.session.add(mailing)
-    db.session.flush()
+    """A committed mailing of ``owner`` with a message of its own and ``clients`` new clients
+    (addresses unique per owner, so several mailings of one owner can be made)."""
     count = db.session.scalar(sa.select(sa.func.count(Client.id)).where(Client.owner_id == owner.id))
-    new_clients = [Client(owner=owner, email=f"c{count + n}@{owner.id}.example.com",
-                          full_name=f"Client {count + n}") for n in range(clients)]
-    db.session.add_all(new_clients)
-    db.session.flush()
-    if new_clients:
-        db.session.execute(sa.insert(mailing_clients),
-                           [{"mailing_id": mailing.id, "client_id": c.id} for c in new_clients])
+    recipients = [ClientFactory(owner=owner, email=f"c{count + n}@{owner.id}.example.com",
+                                full_name=f"Client {count + n}") for n in range(clients)]
+    start = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
+    mailing = MailingFactory(owner=owner, message__subject=subject, start_at=start, days=days,
+                             timezone=zone, frequency=frequency, status=status,
+                             recipients=recipients)
     db.session.commit()
     return mailing
 
 
 def make_material(db, owner, name="Client"):
     """A message and three clients of the owner (names "<name> 0" to "<name> 2")."""
-    message = Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
-    clients = [Client(owner=owner, email=f"c{n}@example.com", full_name=f"{name} {n}") for n in range(3)]
-    db.session.add_all([message, *clients])
+    message = MessageFactory(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
+    clients = [ClientFactory(owner=owner, email=f"c{n}@example.com", full_name=f"{name} {n}")
+               for n in range(3)]
     db.session.commit()
     return message, clients
 

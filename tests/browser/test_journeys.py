@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from babel.dates import format_datetime
 from PIL import Image
 
-from mailer.models import Client, Mailing, MailingStatus, Post, User, mailing_clients
+from mailer.models import Mailing, MailingStatus, Post, User
 from tests.browser.conftest import keep_screenshot, new_tab, sign_in
 from tests.browser.language import LANGUAGE_SWITCH, Text, assert_in_language
 from tests.workspace import make_mailing

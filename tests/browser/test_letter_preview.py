@@ -1,6 +1,6 @@
 """In a real browser: a Markdown message's HTML letter beside its text, in a sandboxed frame."""
-from mailer.models import Client
 from tests.browser.conftest import sign_in
+from tests.factories import ClientFactory
 
 BODY = """# Spring news
 
@@ -17,7 +17,7 @@ Dear **{{ client.full_name }}**, our offers:
 
 def test_the_html_letter_shows_beside_its_text_and_nothing_in_it_runs(page, db, make_user):
     owner = make_user(email="olga@example.com", language="en")
-    db.session.add(Client(owner=owner, email="anna@example.com", full_name="Anna <Petrova>"))
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Anna <Petrova>")
     db.session.commit()
     problems = []
 

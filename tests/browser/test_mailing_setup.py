@@ -3,17 +3,18 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from mailer.models import Client, Mailing, Message, mailing_clients
+from mailer.models import Client, Mailing, mailing_clients
 from tests.browser.conftest import sign_in
+from tests.factories import ClientFactory, MessageFactory
 
 
 def test_user_sets_up_a_mailing_and_sees_the_next_five_sends_in_new_york_time(page, db, make_user):
     owner = make_user(email="anna@example.com", timezone="America/New_York", language="en")
-    db.session.add(Message(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}"))
-    db.session.add_all([Client(owner=owner, email=f"client{n:04}@example.com", full_name=f"Client {n:04}")
+    MessageFactory(owner=owner, subject="Spring news", body="Hi {{ client.full_name }}")
+    db.session.add_all([ClientFactory(owner=owner, email=f"client{n:04}@example.com", full_name=f"Client {n:04}")
                         for n in range(1500)])
-    db.session.add(Client(owner=owner, email="gone@example.com", full_name="Gone Away",
-                          unsubscribed_at=datetime(2026, 1, 5, tzinfo=timezone.utc)))
+    ClientFactory(owner=owner, email="gone@example.com", full_name="Gone Away",
+                  unsubscribed_at=datetime(2026, 1, 5, tzinfo=timezone.utc))
     db.session.commit()
     sign_in(page, "anna@example.com")
 

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import Attempt, AttemptStatus, Client, Post
+from mailer.models import AttemptStatus, Client
 from tests.browser.conftest import SCREENSHOTS, new_tab, sign_in
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory, PostFactory
 
 PHONE = {"width": 375, "height": 812}
 
@@ -60,14 +61,14 @@ def workspace(db, make_user):
     make_user(email="boss@example.com", full_name="Boss", role="manager")
     mailing = make_mailing(db, owner, subject="Weekly offers with a rather long subject line", clients=3)
     started = datetime.now(timezone.utc) - timedelta(days=1)
-    attempt = Attempt(mailing=mailing, occurrence_at=started, started_at=started,
-                      finished_at=started + timedelta(minutes=1), sent_count=2, failed_count=1,
-                      server_response="550 5.1.1 <c2@example.com>: Recipient address rejected",
-                      status=AttemptStatus.PARTIAL)
-    post = Post(author=owner, title="Five habits of good newsletters", body="Text " * 200,
-                published_at=started)
-    illustrated = Post(author=owner, title="Our new bakery", body="Pictures " * 50, image="bakery.png",
-                       published_at=started - timedelta(hours=1))  # the blog list's card with a picture
+    attempt = AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started,
+                             finished_at=started + timedelta(minutes=1), sent_count=2, failed_count=1,
+                             server_response="550 5.1.1 <c2@example.com>: Recipient address rejected",
+                             status=AttemptStatus.PARTIAL)
+    post = PostFactory(author=owner, title="Five habits of good newsletters", body="Text " * 200,
+                       published_at=started)
+    illustrated = PostFactory(author=owner, title="Our new bakery", body="Pictures " * 50, image="bakery.png",
+                              published_at=started - timedelta(hours=1))  # the blog list's card with a picture
     db.session.add_all([attempt, post, illustrated])
     db.session.commit()
     return {"mailing": mailing.id, "attempt": attempt.id, "message": mailing.message_id,

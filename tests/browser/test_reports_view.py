@@ -2,9 +2,10 @@
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from mailer.models import Attempt, AttemptStatus
+from mailer.models import AttemptStatus
 from tests.browser.conftest import sign_in
 from tests.workspace import make_mailing
+from tests.factories import AttemptFactory
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -15,10 +16,10 @@ def test_mailing_chart_fits_a_phone_and_breaks_no_csp(page, db, make_user):
     today = datetime.now(MOSCOW).date()
     for back, sent, failed in ((1, 40, 3), (4, 25, 0), (9, 38, 12)):
         started = datetime.combine(today - timedelta(days=back), time(10), MOSCOW)
-        db.session.add(Attempt(mailing=mailing, occurrence_at=started, started_at=started,
-                               finished_at=started + timedelta(minutes=2), sent_count=sent,
-                               failed_count=failed, server_response="250 2.0.0 OK",
-                               status=AttemptStatus.PARTIAL if failed else AttemptStatus.SUCCESS))
+        AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started,
+                       finished_at=started + timedelta(minutes=2), sent_count=sent,
+                       failed_count=failed, server_response="250 2.0.0 OK",
+                       status=AttemptStatus.PARTIAL if failed else AttemptStatus.SUCCESS)
     db.session.commit()
     problems = []
 
