@@ -165,3 +165,17 @@ def test_which_statuses_send_is_said_only_in_the_models():
                 if {"CREATED", "RUNNING"} <= members:
                     spelled_out.append(f"{name}:{node.lineno}")
     assert spelled_out == []
+
+
+def test_views_leave_the_transaction_to_the_services():
+    """Services own the transaction: no route module, admin view or command commits by itself
+    (the unsubscribe view and ``flask seed`` once did). The admin rolls back after a refusal,
+    so the form it shows again reads the row as it is."""
+    committing = []
+    for name, path in modules().items():
+        if not (name.endswith(".routes") or name.startswith(("mailer.admin.", "mailer.cli."))):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "commit":
+                committing.append(f"{name}:{node.lineno}")
+    assert committing == []

@@ -9,9 +9,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from mailer.auth.services import create_account, find_user_by_email
-from mailer.extensions import db
+from mailer.blog.services import PostData, create_post
+from mailer.clients.services import ClientData, create_client
 from mailer.mailings.services import MailingData, create_mailing
-from mailer.models import Client, Frequency, Message, Post, Role, User, utcnow
+from mailer.messages.services import MessageData, create_message
+from mailer.models import Frequency, Role, User, utcnow
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ACCOUNTS = (
@@ -90,28 +92,19 @@ def _account(email: str, full_name: str, role: Role) -> tuple[User, bool]:
 
 
 def _demo_data(owner: User, editor: User) -> None:
-    """Clients, messages, a weekly mailing (through the mailing service) and blog posts."""
-    clients = [
-        Client(owner=owner, email=email, full_name=name, comment=comment)
-        for email, name, comment in DEMO_CLIENTS
-    ]
-    welcome = Message(
-        owner=owner,
-        subject="Новости недели: весенние пироги и мастер-класс",
-        body=DEMO_NEWSLETTER,
-    )
-    reminder = Message(
-        owner=owner,
+    """Clients, messages, a weekly mailing and blog posts, each made by its service, as a user
+    would make them (so the demo data passes the checks users' data passes)."""
+    for email, name, comment in DEMO_CLIENTS:
+        create_client(owner, ClientData(email=email, full_name=name, comment=comment))
+    welcome = create_message(owner, MessageData(
+        subject="Новости недели: весенние пироги и мастер-класс", body=DEMO_NEWSLETTER))
+    create_message(owner, MessageData(
         subject="Monthly reminder",
-        body="Hello {{ client.full_name }},\n\nthis is your monthly reminder.",
-    )
-    db.session.add_all([*clients, welcome, reminder])
+        body="Hello {{ client.full_name }},\n\nthis is your monthly reminder."))
     now = utcnow()
-    db.session.add_all(
-        Post(title=title, body=body, author=editor, published_at=now - timedelta(days=index))
-        for index, (title, body) in enumerate(DEMO_POSTS)
-    )
-    db.session.flush()
+    for index, (title, body) in enumerate(DEMO_POSTS):
+        create_post(editor, PostData(title=title, body=body,
+                                     published_at=now - timedelta(days=index)))
     tomorrow = datetime.now(ZoneInfo(owner.timezone)).date() + timedelta(days=1)
     start = datetime.combine(tomorrow, time(10))
     create_mailing(owner, MailingData(
@@ -139,7 +132,6 @@ def seed(allow_production: bool):
     editor, _ = accounts["editor@example.com"]
     if owner_is_new:
         _demo_data(owner, editor)
-    db.session.commit()
     click.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
     for email, _name, role in DEMO_ACCOUNTS:
         state = "created" if accounts[email][1] else "already there"

@@ -6,27 +6,15 @@ what authorises it, and unsubscribing twice does no harm.
 """
 from flask import Blueprint, render_template, request
 
-from mailer import tokens
-from mailer.extensions import csrf, db
-from mailer.models import Client, utcnow
+from mailer.extensions import csrf
+from mailer.unsubscribe.services import client_of_link, unsubscribe as unsubscribe_client
 
 bp = Blueprint("unsubscribe", __name__)
 
 
-def _client_of(token: str) -> tuple[Client | None, str | None]:
-    try:
-        client_id = tokens.read_token(tokens.UNSUBSCRIBE, token)
-    except tokens.TokenExpired:
-        return None, "expired"
-    except tokens.TokenInvalid:
-        return None, "invalid"
-    client = db.session.get(Client, client_id) if isinstance(client_id, int) else None
-    return client, None if client else "gone"
-
-
 @bp.route("/unsubscribe/<token>", methods=["GET"])
 def confirm(token: str):
-    client, problem = _client_of(token)
+    client, problem = client_of_link(token)
     status = 404 if problem in ("invalid", "gone") else 410 if problem else 200
     return render_template("unsubscribe/confirm.html", client=client, problem=problem,
                            done=False), status
@@ -35,10 +23,9 @@ def confirm(token: str):
 @bp.route("/unsubscribe/<token>", methods=["POST"])
 @csrf.exempt
 def unsubscribe(token: str):
-    client, problem = _client_of(token)
-    if client is not None and client.unsubscribed_at is None:
-        client.unsubscribed_at = utcnow()
-        db.session.commit()
+    client, problem = client_of_link(token)
+    if client is not None:
+        unsubscribe_client(client)
     status = 404 if problem in ("invalid", "gone") else 410 if problem else 200
     if request.form.get("List-Unsubscribe") == "One-Click":
         return ("", 204) if client is not None else ("", status)
