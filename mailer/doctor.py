@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import smtplib
-import socket
-import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -22,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from mailer.config import MIGRATIONS_DIR
-from mailer.delivery.sender import reply_text
+from mailer.delivery.probe import probe_mail_server
 from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
@@ -152,75 +149,7 @@ def _running_programs() -> set[str]:
 # -- services -----------------------------------------------------------------
 
 def _mail_server(config) -> Iterator[Row]:
-    host, port, timeout = config["MAIL_SERVER"], config["MAIL_PORT"], float(config["MAIL_TIMEOUT"])
-    where = f"{host}:{port}"
-    started = time.monotonic()
-    try:
-        connection = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-                      if config["MAIL_USE_SSL"] else smtplib.SMTP(host, port, timeout=timeout))
-    except smtplib.SMTPConnectError as error:
-        yield _mail_failure(where, error.smtp_code, error.smtp_error)
-        return
-    except (OSError, smtplib.SMTPException) as error:
-        yield Row("mail server", FAILURE, f"{where}: {_network_problem(error, started, timeout)}",
-                  "check MAIL_SERVER and MAIL_PORT, and that the server is running")
-        return
-    try:
-        code, reply = connection.ehlo()
-        if code != 250:
-            yield _mail_failure(where, code, reply)
-            return
-        offers = _offers(connection)
-        if config["MAIL_USE_TLS"]:
-            connection.starttls(context=ssl.create_default_context())
-            connection.ehlo()
-            offers = _offers(connection) + ["TLS in use"]
-        if config.get("MAIL_USERNAME") and config.get("MAIL_PASSWORD"):
-            connection.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            offers.append("login accepted")
-        yield Row("mail server", OK, f"{where} offers {', '.join(offers) or 'nothing beyond SMTP'}")
-        if not connection.has_extn("8bitmime"):
-            yield Row("mail server 8BITMIME", WARNING, "no 8BITMIME: letters go in 7 bits, a third larger",
-                      "a modern relay (Postfix) offers it")
-    except smtplib.SMTPAuthenticationError as error:
-        yield Row("mail server", FAILURE, f"{where} refused the login: {reply_text(error.smtp_code, error.smtp_error)}",
-                  "check MAIL_USERNAME and MAIL_PASSWORD")
-    except smtplib.SMTPResponseException as error:
-        yield _mail_failure(where, error.smtp_code, error.smtp_error)
-    except (OSError, smtplib.SMTPException) as error:
-        yield Row("mail server", FAILURE, f"{where}: {_network_problem(error, started, timeout)}",
-                  "check the server; MAIL_TIMEOUT is the most any step waits")
-    finally:
-        try:
-            connection.close()
-        except OSError:
-            pass
-
-
-def _offers(connection: smtplib.SMTP) -> list[str]:
-    names = ("starttls", "auth", "8bitmime", "smtputf8", "size", "pipelining")
-    found = []
-    for name in names:
-        if connection.has_extn(name):
-            value = connection.esmtp_features.get(name, "").strip()
-            found.append(f"{name.upper()} {value}".strip())
-    return found
-
-
-def _mail_failure(where: str, code: int, reply) -> Row:
-    if code == -1:
-        return Row("mail server", FAILURE, f"{where} answered something that is not SMTP: "
-                   f"{reply_text(0, reply)[:120]!r}", "MAIL_PORT points at another kind of server")
-    return Row("mail server", FAILURE, f"{where} refused us: {reply_text(code, reply)}",
-               "check MAIL_SERVER, MAIL_PORT and that this host may relay")
-
-
-def _network_problem(error: BaseException, started: float, timeout: float) -> str:
-    if isinstance(error, (socket.timeout, TimeoutError)) or "timed out" in str(error):
-        return f"no answer within {timeout:g} s (MAIL_TIMEOUT)"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    return _first_line(error) or type(error).__name__
+    yield from (Row(*finding) for finding in probe_mail_server(config))
 
 
 def _redis(config) -> Iterator[Row]:

@@ -179,3 +179,25 @@ def test_views_leave_the_transaction_to_the_services():
             if isinstance(node, ast.Attribute) and node.attr == "commit":
                 committing.append(f"{name}:{node.lineno}")
     assert committing == []
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_delivery_talks_smtp_and_only_scheduling_knows_cron():
+    """One module per concern (STYLE.md): delivery/ knows SMTP, scheduling/ knows crontab."""
+    strays = []
+    for name, path in modules().items():
+        imported = _third_party_imports(path)
+        if "smtplib" in imported and not name.startswith("mailer.delivery."):
+            strays.append(f"{name} imports smtplib")
+        if "crontab" in imported and not name.startswith("mailer.scheduling."):
+            strays.append(f"{name} imports crontab")
+    assert strays == []

@@ -1,13 +1,12 @@
 """Account e-mails (verification, password reset, sender confirmation), in the user's language."""
 from __future__ import annotations
 
-import smtplib
-
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message as MailMessage
 
+from mailer.delivery.smtp import MAIL_ERRORS
 from mailer.extensions import mail
 from mailer.models import User
 
@@ -44,7 +43,7 @@ def _send(user: User, subject, template: str, link: str, to: str | None = None) 
         )
     try:
         mail.send(message)
-    except (smtplib.SMTPException, OSError) as error:
+    except MAIL_ERRORS as error:
         current_app.logger.warning("e-mail %s to user %s not sent: %s", template, user.id, error)
         return False
     return True

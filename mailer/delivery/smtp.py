@@ -11,6 +11,10 @@ import flask_mail
 from flask import current_app
 
 
+# What sending one account e-mail may raise: the server's refusal, or the network's failure.
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
 class TimeoutConnection(flask_mail.Connection):
     def configure_host(self) -> smtplib.SMTP:
         timeout = current_app.config["MAIL_TIMEOUT"]
