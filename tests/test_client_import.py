@@ -76,11 +76,9 @@ def test_email_column_alone_is_enough(client, db, owner):
 
 
 def test_existing_email_is_updated_and_new_one_added(client, db, owner):
-    db.session.add_all([
-        ClientFactory(owner=owner, email="anna@example.com", full_name="Old", comment="old",
-                      unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        ClientFactory(owner=owner, email="same@example.com", full_name="Same", comment=""),
-    ])
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Old", comment="old",
+                  unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    ClientFactory(owner=owner, email="same@example.com", full_name="Same", comment="")
     db.session.commit()
     content = ("email,full_name,comment\n"
                "ANNA@example.com,Анна,new comment\n"
@@ -236,12 +234,10 @@ def export(client) -> tuple[bytes, object]:
 
 
 def test_export_is_utf8_with_bom_and_names_the_date(client, db, owner):
-    db.session.add_all([
-        ClientFactory(owner=owner, email="anna@example.com", full_name="Анна Петрова",
-                      comment="Пишет, что \"всё\" хорошо\nвторая строка"),
-        ClientFactory(owner=owner, email="gone@example.com",
-                      unsubscribed_at=datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc)),
-    ])
+    ClientFactory(owner=owner, email="anna@example.com", full_name="Анна Петрова",
+                  comment="Пишет, что \"всё\" хорошо\nвторая строка")
+    ClientFactory(owner=owner, email="gone@example.com",
+                  unsubscribed_at=datetime(2024, 5, 1, 12, 30, tzinfo=timezone.utc))
     db.session.commit()
 
     body, response = export(client)
@@ -260,15 +256,13 @@ def test_export_is_utf8_with_bom_and_names_the_date(client, db, owner):
 
 
 def test_export_neutralises_spreadsheet_formulas(client, db, owner):
-    db.session.add_all([
-        ClientFactory(owner=owner, email="a@example.com", full_name="=HYPERLINK(\"http://x\")"),
-        ClientFactory(owner=owner, email="b@example.com", full_name="+7 900 000",
-                      comment="-1"),
-        ClientFactory(owner=owner, email="c@example.com", full_name="@SUM(A1)",
-                      comment="\tindented"),
-        ClientFactory(owner=owner, email="d@example.com", full_name="'=already quoted",
-                      comment="plain - text"),
-    ])
+    ClientFactory(owner=owner, email="a@example.com", full_name="=HYPERLINK(\"http://x\")")
+    ClientFactory(owner=owner, email="b@example.com", full_name="+7 900 000",
+                  comment="-1")
+    ClientFactory(owner=owner, email="c@example.com", full_name="@SUM(A1)",
+                  comment="\tindented")
+    ClientFactory(owner=owner, email="d@example.com", full_name="'=already quoted",
+                  comment="plain - text")
     db.session.commit()
 
     body, _ = export(client)
@@ -284,10 +278,8 @@ def test_export_neutralises_spreadsheet_formulas(client, db, owner):
 
 def test_export_never_contains_another_users_clients(client, db, make_user, owner):
     other = make_user(email="other@example.com")
-    db.session.add_all([
-        ClientFactory(owner=other, email="secret@example.com", full_name="Secret"),
-        ClientFactory(owner=owner, email="mine@example.com"),
-    ])
+    ClientFactory(owner=other, email="secret@example.com", full_name="Secret")
+    ClientFactory(owner=owner, email="mine@example.com")
     db.session.commit()
 
     body, _ = export(client)

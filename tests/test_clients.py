@@ -189,11 +189,9 @@ def test_empty_list_says_what_to_do_next(client, owner):
 
 
 def test_unsubscribed_client_has_a_badge(client, db, owner):
-    db.session.add_all([
-        ClientFactory(owner=owner, email="gone@example.com",
-                      unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc)),
-        ClientFactory(owner=owner, email="here@example.com"),
-    ])
+    ClientFactory(owner=owner, email="gone@example.com",
+                  unsubscribed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    ClientFactory(owner=owner, email="here@example.com")
     db.session.commit()
 
     page = client.get("/clients/").get_data(as_text=True)
@@ -280,7 +278,6 @@ def test_signed_out_visitor_is_sent_to_sign_in(client):
 def foreign_client(db, make_user):
     stranger = make_user(email="stranger@example.com")
     foreign = ClientFactory(owner=stranger, email="secret@example.com", full_name="Secret Person")
-    db.session.add(foreign)
     db.session.commit()
     return foreign
 

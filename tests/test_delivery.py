@@ -354,7 +354,6 @@ def test_another_users_mailing_cannot_be_sent(client, auth, db, owner, make_user
 def test_another_users_attempt_page_is_404(client, auth, db, owner, make_user):
     mailing = due_mailing(db, owner, clients=1)
     attempt = AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
-    db.session.add(attempt)
     db.session.commit()
     stranger = make_user(email="stranger@example.com")
     own = make_mailing(db, stranger)

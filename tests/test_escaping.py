@@ -36,10 +36,10 @@ def stored(db, make_user):
     attempt = AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started, finished_at=started,
                              status=AttemptStatus.PARTIAL, sent_count=0, failed_count=1,
                              server_response=f"550 {payload}")
-    db.session.add_all([attempt, DeliveryFactory(attempt=attempt, client_id=client.id, email=client.email,
-                                                 status=DeliveryStatus.FAILED, server_reply=f"550 {payload}"),
-                        PostFactory(title=f"Title {payload}"[:200], body=f"Para {payload}\n\n{payload}",
-                                    published_at=started, author=owner)])
+    DeliveryFactory(attempt=attempt, client_id=client.id, email=client.email,
+                    status=DeliveryStatus.FAILED, server_reply=f"550 {payload}")
+    PostFactory(title=f"Title {payload}"[:200], body=f"Para {payload}\n\n{payload}",
+                published_at=started, author=owner)
     db.session.commit()
     return {"mailing": mailing.id, "client": client.id, "message": mailing.message_id,
             "attempt": attempt.id, "post": db.session.query(Post).one().id}

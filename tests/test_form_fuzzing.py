@@ -113,7 +113,6 @@ def world(app, db, make_user):
     other_message, other_clients = make_material(db, other, "Other")
     other_mailing = make_mailing(db, other, clients=1)  # the manager stops this one
     post = PostFactory(title="Hello", body="World", published_at=utcnow(), author=superuser)
-    db.session.add(post)
     db.session.commit()
     reset_token = tokens.make_token(tokens.RESET_PASSWORD, {
         "uid": forgetful.id, "fp": account_services._reset_fingerprint(forgetful)})

@@ -20,8 +20,8 @@ def arrange(db, make_user):
     make_mailing(db, olga, clients=0, status=MailingStatus.PAUSED)
     make_mailing(db, ivan, clients=3, status=MailingStatus.CREATED)
     make_mailing(db, ivan, clients=0, status=MailingStatus.STOPPED)
-    db.session.add_all([ClientFactory(owner=olga, email="shared@example.com", full_name="S"),
-                        ClientFactory(owner=ivan, email="shared@example.com", full_name="S")])
+    ClientFactory(owner=olga, email="shared@example.com", full_name="S")
+    ClientFactory(owner=ivan, email="shared@example.com", full_name="S")
     db.session.commit()
     unique = db.session.scalar(sa.select(sa.func.count(sa.distinct(Client.email))))
     return olga, unique

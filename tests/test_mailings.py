@@ -98,7 +98,6 @@ def test_someone_elses_ids_in_the_post_are_refused(client, db, owner, material, 
     stranger = make_user(email="stranger@example.com")
     foreign_message = MessageFactory(owner=stranger, subject="Theirs", body="x")
     foreign_client = ClientFactory(owner=stranger, email="theirs@example.com")
-    db.session.add_all([foreign_message, foreign_client])
     db.session.commit()
 
     wrong_message = create(client, form_data(foreign_message, clients)).get_data(as_text=True)

@@ -121,7 +121,6 @@ def test_a_clean_message_reports_nothing_removed(client, db, owner):
 
 def test_another_users_letter_preview_is_404(client, db, make_user, auth):
     message = MessageFactory(owner=make_user(email="stranger@example.com"), subject="Secret", body="secret body")
-    db.session.add(message)
     db.session.commit()
     make_user(email="user@example.com")
     auth.login()
@@ -185,7 +184,6 @@ def test_empty_list_says_what_to_do(client, owner):
 def test_another_users_message_is_404(client, db, make_user, auth, method, path):
     stranger = make_user(email="stranger@example.com")
     message = MessageFactory(owner=stranger, subject="Secret", body="secret body")
-    db.session.add(message)
     db.session.commit()
     make_user(email="user@example.com")
     auth.login()
@@ -215,7 +213,6 @@ def test_anonymous_is_sent_to_sign_in(client):
 
 def test_a_stored_message_that_no_longer_passes_the_check_previews_with_the_reason(client, db, owner):
     message = MessageFactory(owner=owner, subject="Sale {{ 7*7 }}", body="Hello")  # straight into the database
-    db.session.add(message)
     db.session.commit()
 
     page = client.get(f"/messages/{message.id}/preview")

@@ -8,11 +8,11 @@ import pytest
 from mailer.delivery import compose
 from mailer.delivery.engine import run_mailing
 from mailer.message_template import Recipient
-from mailer.models import Frequency, Mailing, MailingStatus
+from mailer.models import Frequency
 from tests.letter_corpus import CORPUS, NAME, CorpusLetter
 from tests.smtp_servers import SevenBitSmtpServer
 from tests.wire import wire_problems
-from tests.factories import ClientFactory, MessageFactory
+from tests.factories import ClientFactory, MailingFactory, MessageFactory
 
 SENDER = "Пекарня «Колобок» <news@bakery.example>"  # the default address, under the owner's name
 
@@ -39,10 +39,10 @@ def _as_sent(raw: bytes) -> bytes:
 def _send(make_app, db, owner, letter: CorpusLetter, port: int):
     message = MessageFactory(owner=owner, subject=letter.subject, body=letter.body)
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
-    mailing = Mailing(owner=owner, message=message, start_at=start, end_at=start + timedelta(days=7),
-                      timezone="UTC", frequency=Frequency.DAILY, status=MailingStatus.CREATED,
-                      clients=[ClientFactory(owner=owner, email=email, full_name=name) for email, name in letter.clients])
-    db.session.add(mailing)
+    recipients = [ClientFactory(owner=owner, email=email, full_name=name)
+                  for email, name in letter.clients]
+    mailing = MailingFactory(owner=owner, message=message, start_at=start, days=7,
+                             frequency=Frequency.DAILY, recipients=recipients)
     db.session.commit()
     app = make_app(MAIL_PORT=port, MAIL_DEFAULT_SENDER=SENDER)
     with app.app_context():

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.models import Attempt, AttemptStatus, Role
+from mailer.models import AttemptStatus, Role
 from mailer.reports import services
+from tests.factories import AttemptFactory
 from tests.test_mailings import _statements_for
 from tests.workspace import make_mailing
 
@@ -19,12 +20,11 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 
 def add_attempt(db, mailing, started, status=AttemptStatus.SUCCESS, sent=1, failed=0,
                 response="250 OK", occurrence=None, commit=True):
-    attempt = Attempt(
+    attempt = AttemptFactory(
         mailing=mailing, occurrence_at=occurrence or started, started_at=started,
         finished_at=None if status is AttemptStatus.SENDING else started + timedelta(minutes=1),
         status=status, sent_count=sent, failed_count=failed, server_response=response,
     )
-    db.session.add(attempt)
     if commit:
         db.session.commit()
     return attempt

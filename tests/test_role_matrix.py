@@ -48,7 +48,6 @@ def world(db, make_user):
     mailing = make_mailing(db, owner, clients=2)
     attempt = AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
     post = PostFactory(title="Hello", body="World", published_at=utcnow(), author=people["content_manager"])
-    db.session.add_all([attempt, post])
     db.session.commit()
     ids = {
         "mailing_id": mailing.id, "message_id": mailing.message_id, "attempt_id": attempt.id,
