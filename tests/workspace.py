@@ -13,8 +13,11 @@ def make_mailing(db, owner, subject="Weekly news", clients=1, status=MailingStat
     """A committed mailing of ``owner`` with a message of its own and ``clients`` new clients
     (addresses unique per owner, so several mailings of one owner can be made)."""
     count = db.session.scalar(sa.select(sa.func.count(Client.id)).where(Client.owner_id == owner.id))
-    recipients = [ClientFactory(owner=owner, email=f"c{count + n}@{owner.id}.example.com",
-                                full_name=f"Client {count + n}") for n in range(clients)]
+    # Built, then written in one flush: a test's 1,500 clients are one round trip, not 1,500.
+    recipients = [ClientFactory.build(owner=owner, email=f"c{count + n}@{owner.id}.example.com",
+                                      full_name=f"Client {count + n}") for n in range(clients)]
+    db.session.add_all(recipients)
+    db.session.flush()
     start = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
     mailing = MailingFactory(owner=owner, message__subject=subject, start_at=start, days=days,
                              timezone=zone, frequency=frequency, status=status,
