@@ -8,10 +8,13 @@ engine all change a status through these functions and no other way.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from mailer import schedule
 from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.models import Attempt, Mailing, MailingStatus, utcnow
@@ -71,6 +74,18 @@ def finish(mailing: Mailing) -> None:
     mailing.status = MailingStatus.FINISHED
     db.session.commit()
     notify(mailing, "finished")
+
+
+def unclaimed_due(mailing_id: int | None, start_at: datetime, end_at: datetime, frequency: str,
+                  zone: str, now: datetime) -> datetime | None:
+    """The latest occurrence due by ``now`` while no run has claimed it (its Attempt is the
+    claim), else None. A mailing not yet saved (``mailing_id`` None) has claimed nothing."""
+    due = schedule.latest_due(start_at, end_at, frequency, zone, now)
+    if due is None or mailing_id is None:
+        return due
+    claimed = db.session.scalar(sa.select(sa.exists().where(
+        Attempt.mailing_id == mailing_id, Attempt.occurrence_at == due)))
+    return None if claimed else due
 
 
 def has_attempts(mailing: Mailing) -> bool:

@@ -17,13 +17,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mailer import senders, tokens
+from mailer import lifecycle, senders, tokens
 from mailer.auth import emails
 from mailer.config import LANGUAGES
 from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.models import Mailing, Role, User, new_session_token, normalize_email, utcnow
-from mailer.signals import mailing_changed
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -147,9 +146,8 @@ def update_user(user: User, *, full_name: str, role: Role, superuser: bool, acti
 
 def _announce(user: User, change: str) -> None:
     """Tell cron (and anyone listening) about each of the user's mailings."""
-    app = current_app._get_current_object()
     for mailing in db.session.scalars(sa.select(Mailing).where(Mailing.owner_id == user.id)):
-        mailing_changed.send(app, mailing=mailing, change=change)
+        lifecycle.notify(mailing, change)
 
 
 def block_user(user: User, by: User) -> None:

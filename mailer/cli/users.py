@@ -5,6 +5,7 @@ from flask.cli import with_appcontext
 
 from mailer.auth import services as accounts
 from mailer.auth.services import find_user_by_email
+from mailer.config import LANGUAGES
 from mailer.errors import ServiceError
 from mailer.models import Role
 
@@ -29,7 +30,7 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--superuser", is_flag=True, help="Full access to the admin panel.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--timezone", default=None, help="IANA time zone; defaults to DEFAULT_TIMEZONE.")
-@click.option("--language", type=click.Choice(["ru", "en"]), default=None)
+@click.option("--language", type=click.Choice(list(LANGUAGES)), default=None)
 @with_appcontext
 def create_user(email, full_name, role, superuser, password_stdin, timezone, language):
     """Create a verified, active account."""

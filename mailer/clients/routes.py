@@ -7,6 +7,7 @@ from flask_login import current_user
 from mailer.clients import csv_io as client_csv, services
 from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.downloads import csv_download
+from mailer.errors import ServiceError
 from mailer.form_errors import attach_error
 from mailer.models import Client, named_address
 from mailer.ownership import own_or_404, workspace_only
@@ -34,7 +35,7 @@ def new_client():
     if form.validate_on_submit():
         try:
             client = services.create_client(current_user, _data(form))
-        except services.ClientError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Client %(email)s added.", email=client.email), "success")
@@ -49,7 +50,7 @@ def edit_client(client_id: int):
     if form.validate_on_submit():
         try:
             services.update_client(client, _data(form))
-        except services.ClientError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             flash(_("Client %(email)s saved.", email=client.email), "success")
@@ -75,7 +76,7 @@ def import_clients():
             report = services.import_clients(
                 current_user, form.file.data.read(), skip_rejected=form.skip_rejected.data
             )
-        except services.ClientError as error:
+        except ServiceError as error:
             attach_error(form, error.message, error.field)
         else:
             if report.applied and not report.rejected:

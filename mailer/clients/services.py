@@ -1,6 +1,6 @@
 """Clients: the recipients a user keeps. Create, change, delete, find, import, export.
 
-Services validate, store and commit; they raise ``ClientError`` (with the
+Services validate, store and commit; they raise ``ServiceError`` (with the
 form field it concerns) and never touch the request, flash or the session.
 """
 from __future__ import annotations
@@ -26,10 +26,6 @@ LOOKUP_CHUNK = 1000
 EXPORT_BATCH = 1000
 
 
-class ClientError(ServiceError):
-    """A client (or a file of clients) the service refuses."""
-
-
 @dataclass
 class ClientData:
     email: str
@@ -51,11 +47,11 @@ def _clean(data: ClientData) -> client_csv.ClientFields:
     try:
         return client_csv.clean_fields(data.email, data.full_name, data.comment)
     except client_csv.FieldProblem as problem:
-        raise ClientError(problem.message, field=problem.field) from None
+        raise ServiceError(problem.message, field=problem.field) from None
 
 
-def _email_taken() -> ClientError:
-    return ClientError(_l("You already have a client with this e-mail."), field="email")
+def _email_taken() -> ServiceError:
+    return ServiceError(_l("You already have a client with this e-mail."), field="email")
 
 
 def _owner_has_email(owner_id: int, email: str, except_id: int | None = None) -> bool:
@@ -153,12 +149,12 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport
 
     All or nothing: if a row is rejected, nothing is written unless
     ``skip_rejected``. Unsubscribed clients stay unsubscribed. Raises
-    ClientError (field ``file``) when the file cannot be read at all.
+    ServiceError (field ``file``) when the file cannot be read at all.
     """
     try:
         parsed = client_csv.parse_clients(raw)
     except client_csv.UnreadableFile as error:
-        raise ClientError(error.message, field="file") from None
+        raise ServiceError(error.message, field="file") from None
     report = ImportReport(rejected=parsed.rejected, valid=len(parsed.rows))
     if parsed.rejected and not skip_rejected:
         return report
@@ -189,7 +185,7 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ClientError(
+        raise ServiceError(
             _l("Your clients changed while the file was being imported. Upload it again."),
             field="file",
         ) from None

@@ -33,7 +33,7 @@ from mailer.models import (
     mailing_clients,
     utcnow,
 )
-
+from mailer.ownership import owned
 
 
 @dataclass
@@ -82,9 +82,7 @@ def _window(data: MailingData, now: datetime) -> Window:
 def _own_message(owner: User, message_id: int | None) -> Message:
     message = None
     if is_row_id(message_id):
-        message = db.session.scalar(
-            sa.select(Message).where(Message.id == message_id, Message.owner_id == owner.id)
-        )
+        message = db.session.scalar(owned(Message, owner).where(Message.id == message_id))
     if message is None:
         raise ServiceError(_l("Choose one of your messages."), field="message_id")
     return message
@@ -149,13 +147,7 @@ def _anything_left_to_send(window: Window, mailing: Mailing | None, now: datetim
     args = (window.start_at, window.end_at, window.frequency.value, window.timezone)
     if schedule.has_occurrence_after(*args, now):
         return True
-    due = schedule.latest_due(*args, now)
-    if due is None:
-        return False
-    if mailing is None or mailing.id is None:
-        return True
-    return not db.session.scalar(sa.select(sa.exists().where(
-        Attempt.mailing_id == mailing.id, Attempt.occurrence_at == due)))
+    return lifecycle.unclaimed_due(mailing.id if mailing else None, *args, now) is not None
 
 
 def _assign(mailing: Mailing, checked: _Checked) -> None:

@@ -25,9 +25,9 @@ from typing import Mapping
 
 import sqlalchemy as sa
 
-from mailer import schedule
+from mailer import lifecycle
 from mailer.extensions import db
-from mailer.models import Attempt, Mailing
+from mailer.models import Mailing
 from mailer.scheduling import cron, detached
 from mailer.scheduling.cron import CronConfig
 
@@ -145,8 +145,7 @@ class TaskManager:
         mailing = _load(mailing_or_id, session)
         if mailing is None or not mailing.may_send:
             return None
-        session = session or sa.orm.object_session(mailing) or _default_session()
-        if not _occurrence_unsent(session, mailing, now or datetime.now(timezone.utc)):
+        if not _occurrence_unsent(mailing, now or datetime.now(timezone.utc)):
             return None
         # The script may be gone (no later occurrence left, so no line); the run needs it.
         with cron.locked(self.config):
@@ -227,16 +226,13 @@ def _wanted_specs(session, now: datetime) -> dict[int, str]:
     return wanted
 
 
-def _occurrence_unsent(session, mailing, now: datetime) -> bool:
+def _occurrence_unsent(mailing, now: datetime) -> bool:
     """The window contains now and its latest occurrence so far has no Attempt."""
     if not mailing.start_at <= now <= mailing.end_at:
         return False
-    due = schedule.latest_due(mailing.start_at, mailing.end_at,
-                              cron.frequency_name(mailing.frequency), mailing.timezone, now)
-    if due is None:
-        return False
-    return not session.scalar(sa.select(sa.exists().where(Attempt.mailing_id == mailing.id,
-                                                          Attempt.occurrence_at == due)))
+    return lifecycle.unclaimed_due(mailing.id, mailing.start_at, mailing.end_at,
+                                   cron.frequency_name(mailing.frequency), mailing.timezone,
+                                   now) is not None
 
 
 def _mailing_id(mailing_or_id) -> int:
