@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from flask import current_app
 
 from mailer.config import MIGRATIONS_DIR
 from mailer.delivery.probe import probe_mail_server
+from mailer.scheduling import cron
 from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
@@ -118,14 +118,13 @@ def _crontab_file(crontab_file: str) -> Iterator[Row]:
 
 
 def _user_crontab() -> Iterator[Row]:
-    program = shutil.which("crontab")
-    if program is None:
+    if shutil.which("crontab") is None:
         yield Row("crontab", FAILURE, "no crontab program", "install cron: apt-get install cron")
         return
-    listed = subprocess.run([program, "-l"], capture_output=True, text=True, timeout=10)
-    if listed.returncode != 0 and "no crontab" not in listed.stderr.lower():
-        yield Row("crontab", FAILURE, f"crontab -l: {listed.stderr.strip()}",
-                  "let this user use cron (/etc/cron.allow)")
+    try:
+        cron.read_text(cron.CronConfig.from_app())  # read as the TaskManager reads it
+    except cron.CronError as error:
+        yield Row("crontab", FAILURE, str(error), "let this user use cron (/etc/cron.allow)")
     else:
         yield Row("crontab", OK, "this user's crontab (SCHEDULER=cron)")
     daemons = _running_programs() & {"cron", "crond", "busybox-crond"}
