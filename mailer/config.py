@@ -100,6 +100,20 @@ def _delays(name: str, default: str) -> tuple[float, ...]:
     return delays
 
 
+def _ratio(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0 < ratio <= 1:
+        raise ConfigError(f"{name} must be a fraction above 0 and at most 1 (0.5 is half), "
+                          f"got {value!r}")
+    return ratio
+
+
 def settings_from_env() -> dict:
     """Read the environment into a Flask config mapping (validation happens in ``check``)."""
     load_env_file()
@@ -172,6 +186,22 @@ def settings_from_env() -> dict:
         "MAILING_BATCH_SIZE": _int("MAILING_BATCH_SIZE", 50),
         "MAILING_RETRY_DELAYS": _delays("MAILING_RETRY_DELAYS", "5,30,120"),
         "MAILING_LEASE_SECONDS": _int("MAILING_LEASE_SECONDS", 600),
+        "MAILING_MAX_FAILURE_RATIO": _ratio("MAILING_MAX_FAILURE_RATIO", 0.5),
+        "MAILING_MIN_SAMPLE": _int("MAILING_MIN_SAMPLE", 100),
+        "BOUNCE_SOFT_LIMIT": _int("BOUNCE_SOFT_LIMIT", 3),
+        "BOUNCE_SOFT_DAYS": _int("BOUNCE_SOFT_DAYS", 30),
+        "BOUNCE_MAX_BYTES": _int("BOUNCE_MAX_KB", 10240) * 1024,
+        "BOUNCE_MAILBOX_PROTOCOL": os.environ.get("BOUNCE_MAILBOX_PROTOCOL", "imap").strip().lower(),
+        "BOUNCE_MAILBOX_HOST": os.environ.get("BOUNCE_MAILBOX_HOST") or None,
+        "BOUNCE_MAILBOX_PORT": _int("BOUNCE_MAILBOX_PORT", 0),  # 0: the protocol's own
+        "BOUNCE_MAILBOX_SECURITY": os.environ.get("BOUNCE_MAILBOX_SECURITY", "ssl").strip().lower(),
+        "BOUNCE_MAILBOX_USER": os.environ.get("BOUNCE_MAILBOX_USER") or None,
+        "BOUNCE_MAILBOX_PASSWORD": os.environ.get("BOUNCE_MAILBOX_PASSWORD") or None,
+        "BOUNCE_MAILBOX_FOLDER": os.environ.get("BOUNCE_MAILBOX_FOLDER") or "INBOX",
+        "BOUNCE_MAILBOX_DONE_FOLDER": os.environ.get("BOUNCE_MAILBOX_DONE_FOLDER") or None,
+        "BOUNCE_MAILBOX_TIMEOUT": _int("BOUNCE_MAILBOX_TIMEOUT", 30),
+        "BOUNCE_FETCH_LIMIT": _int("BOUNCE_FETCH_LIMIT", 500),
+        "BOUNCE_FETCH_MINUTES": _int("BOUNCE_FETCH_MINUTES", 5),
     }
 
 
@@ -216,10 +246,39 @@ def check(config: dict) -> None:
         raise ConfigError("MAILING_BATCH_SIZE must be at least 1")
     if config["MAILING_LEASE_SECONDS"] < 1:
         raise ConfigError("MAILING_LEASE_SECONDS must be at least 1")
+    if config["MAILING_MIN_SAMPLE"] < 1:
+        raise ConfigError("MAILING_MIN_SAMPLE must be at least 1")
+    _check_bounces(config)
     _check_scheduler(config)
     if env == "production":
         _check_production(config)
     _check_mail_identity(config)
+
+
+BOUNCE_PROTOCOLS = ("imap", "pop3")
+BOUNCE_SECURITY = ("ssl", "starttls", "none")
+
+
+def _check_bounces(config: dict) -> None:
+    for name in ("BOUNCE_SOFT_LIMIT", "BOUNCE_SOFT_DAYS", "BOUNCE_MAX_BYTES", "BOUNCE_MAILBOX_TIMEOUT",
+                 "BOUNCE_FETCH_LIMIT"):
+        if config[name] < 1:
+            raise ConfigError(f"{name.replace('_BYTES', '_KB')} must be at least 1")
+    if not 1 <= config["BOUNCE_FETCH_MINUTES"] <= 59:
+        raise ConfigError(f"BOUNCE_FETCH_MINUTES must be from 1 to 59 (how often `flask bounces "
+                          f"fetch` runs), got {config['BOUNCE_FETCH_MINUTES']}")
+    if config["BOUNCE_MAILBOX_PROTOCOL"] not in BOUNCE_PROTOCOLS:
+        raise ConfigError(f"BOUNCE_MAILBOX_PROTOCOL must be imap or pop3, "
+                          f"got {config['BOUNCE_MAILBOX_PROTOCOL']!r}")
+    if config["BOUNCE_MAILBOX_SECURITY"] not in BOUNCE_SECURITY:
+        raise ConfigError(f"BOUNCE_MAILBOX_SECURITY must be ssl, starttls or none, "
+                          f"got {config['BOUNCE_MAILBOX_SECURITY']!r}")
+    if not 0 <= config["BOUNCE_MAILBOX_PORT"] <= 65535:
+        raise ConfigError(f"BOUNCE_MAILBOX_PORT must be a port number, got {config['BOUNCE_MAILBOX_PORT']}")
+    if config["BOUNCE_MAILBOX_HOST"] and not (config["BOUNCE_MAILBOX_USER"]
+                                              and config["BOUNCE_MAILBOX_PASSWORD"]):
+        raise ConfigError("BOUNCE_MAILBOX_HOST is set: set BOUNCE_MAILBOX_USER and "
+                          "BOUNCE_MAILBOX_PASSWORD too (the bounce mailbox's login)")
 
 
 def _check_scheduler(config: dict) -> None:

@@ -28,10 +28,12 @@ def notify(mailing: Mailing, change: str) -> None:
     mailing_changed.send(current_app._get_current_object(), mailing=mailing, change=change)
 
 
-def pause(mailing: Mailing) -> None:
+def pause(mailing: Mailing, reason: str | None = None) -> None:
+    """The owner's pause, or the engine's (``reason``: why, for the owner, in their language)."""
     if not mailing.status.sends:
         raise ServiceError(_l("Only a created or running mailing can be paused."))
     mailing.status = MailingStatus.PAUSED
+    mailing.stop_reason = reason
     db.session.commit()
     notify(mailing, "paused")
 
@@ -48,6 +50,7 @@ def resume(mailing: Mailing) -> None:
         mailing.status = MailingStatus.FINISHED
     else:
         mailing.status = MailingStatus.RUNNING if has_attempts(mailing) else MailingStatus.CREATED
+    mailing.stop_reason = None
     db.session.commit()
     notify(mailing, "resumed")
 

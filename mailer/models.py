@@ -101,6 +101,25 @@ class DeliveryStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+class Bounce(str, enum.Enum):
+    """What came back after a letter was accepted (mailer/bounces/)."""
+
+    HARD = "hard"  # a permanent failure (5.x.x): the client is suppressed at once
+    SOFT = "soft"  # a temporary one (4.x.x): suppressed after BOUNCE_SOFT_LIMIT in BOUNCE_SOFT_DAYS
+    COMPLAINT = "complaint"  # an ARF report ("this is spam"): the client is unsubscribed
+
+
+class BounceOutcome(str, enum.Enum):
+    """What became of one message that reached the bounce address."""
+
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"  # the same report again: counted once
+    NOT_BOUNCE = "not_bounce"  # an auto-reply, a challenge, a person's reply
+    UNKNOWN = "unknown"  # no token of ours, or one that names no delivery
+    FORGED = "forged"  # a token whose signature does not match
+    UNREADABLE = "unreadable"  # empty, too large or not a message
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -202,9 +221,16 @@ class Client(db.Model):
     full_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     comment: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     unsubscribed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # Set by a bounce (mailer/bounces/): no mailing of the owner sends here until lifted.
+    suppressed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    suppressed_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     owner: so.Mapped[User] = so.relationship(back_populates="clients")
+
+    @property
+    def is_suppressed(self) -> bool:
+        return self.suppressed_at is not None
 
     @so.validates("email")
     def _normalize_email(self, key: str, value: str) -> str:
@@ -337,11 +363,38 @@ class Delivery(db.Model):
     # The SMTP reply code; None when the connection failed before a reply.
     smtp_code: so.Mapped[Optional[int]] = so.mapped_column()
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # What came back later (a DSN or a complaint), matched by the letter's VERP token.
+    bounce: so.Mapped[Optional[Bounce]] = so.mapped_column(_enum(Bounce, "bounce"))
+    bounce_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    bounced_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
     attempt: so.Mapped[Attempt] = so.relationship(back_populates="deliveries")
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.email} {self.status.value}>"
+
+
+class BounceMessage(db.Model):
+    """One message read from the bounce address, whatever it turned out to be: the count of
+    what was recorded and of what was ignored, and the memory of what a mailbox still holds."""
+
+    __tablename__ = "bounce_messages"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    received_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    source: so.Mapped[str] = so.mapped_column(sa.String(10))  # stdin, imap, pop3
+    # Where a mailbox keeps it (IMAP UIDVALIDITY:UID, POP3 UIDL): read once, not every run.
+    source_key: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200), index=True)
+    message_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
+    outcome: so.Mapped[BounceOutcome] = so.mapped_column(_enum(BounceOutcome, "outcome"))
+    kind: so.Mapped[Optional[Bounce]] = so.mapped_column(_enum(Bounce, "kind"))
+    delivery_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    detail: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    def __repr__(self) -> str:
+        return f"<BounceMessage {self.id} {self.outcome.value}>"
 
 
 class Post(db.Model):

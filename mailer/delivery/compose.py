@@ -43,6 +43,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from mailer import message_html, message_template, senders, tokens
+from mailer.bounces import verp
 from mailer.delivery.dkim_signing import DkimSigner
 from mailer.message_template import Recipient
 from mailer.models import Mailing, Message, User
@@ -142,6 +143,18 @@ class Letter:
     signer: DkimSigner | None = None  # signs every letter (its From domain is the DKIM domain)
     reply_to: str | None = None
     unsigned_because: str | None = None  # DKIM is configured, but not for this sender
+    return_path: str | None = None  # MAIL_RETURN_PATH: each letter's envelope sender is its VERP
+
+    def envelope_for(self, token: str | None) -> str:
+        """The envelope sender of one letter: the return path with the letter's token in it
+        (mailer/bounces/verp.py), so what comes back names the letter."""
+        if token and self.return_path:
+            return verp.address(self.return_path, token)
+        return self.envelope_from
+
+    def _message_id(self, token: str | None) -> str:
+        """Carries the token too: a complaint quotes the letter's headers, not its envelope."""
+        return make_msgid(idstring=token, domain=self.domain)
 
     @cached_property
     def from_value(self) -> str:
@@ -149,11 +162,12 @@ class Letter:
         return _address_value("From", name, address)
 
     def for_client(self, client_id: int, email: str, full_name: str, eight_bit: bool = True,
-                   personalised_for: Recipient | None = None) -> bytes:
+                   personalised_for: Recipient | None = None, token: str | None = None) -> bytes:
         """The letter for one client; ``eight_bit``: the server takes 8BITMIME.
 
         ``personalised_for``: the client whose details fill the placeholders when the
-        letter goes to someone else (a test letter to the owner)."""
+        letter goes to someone else (a test letter to the owner). ``token``: the
+        delivery's VERP token, put in the Message-ID."""
         recipient = personalised_for or Recipient(email=email, full_name=full_name)
         link = self.unsubscribe_link(client_id)
         name = _one_line(full_name)
@@ -170,7 +184,7 @@ class Letter:
                 f"From: {self.from_value}", *([f"Reply-To: {self.reply_to}"] if self.reply_to else []),
                 f"To: {_address_value('To', name, email)}",
                 _header("Subject", subject),
-                f"Date: {_now()}", f"Message-ID: {make_msgid(domain=self.domain)}",
+                f"Date: {_now()}", f"Message-ID: {self._message_id(token)}",
                 f"List-Unsubscribe: <{link}>", "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
                 "MIME-Version: 1.0", ""])
             if all(len(line) <= LINE_LIMIT for line in head.split("\r\n")):
@@ -186,7 +200,7 @@ class Letter:
         # Anything unusual (an international address, text that looks like an encoded
         # word, a line too long to send as it is, a 7-bit server) is left to the standard library.
         return self._signed(
-            self.as_email_message(email, name, subject, body, link, eight_bit, html).as_bytes())
+            self.as_email_message(email, name, subject, body, link, eight_bit, html, token).as_bytes())
 
     def text_for(self, recipient: Recipient, link: str) -> str:
         """The text version: the message as written, with the footer and the unsubscribe link."""
@@ -196,7 +210,8 @@ class Letter:
         return self.signer.sign(letter) if self.signer else letter
 
     def as_email_message(self, email: str, name: str, subject: str, body: str, link: str,
-                         eight_bit: bool = True, html: str | None = None) -> EmailMessage:
+                         eight_bit: bool = True, html: str | None = None,
+                         token: str | None = None) -> EmailMessage:
         """The same letter built by the standard library (the reference for ``for_client``)."""
         base = _POLICY if email.isascii() else _UTF8_POLICY
         message = EmailMessage(policy=base.clone(cte_type="8bit" if eight_bit else "7bit"))
@@ -214,7 +229,7 @@ class Letter:
         if self.reply_to:
             message["Reply-To"] = self.reply_to
         message["Date"] = _now()
-        message["Message-ID"] = make_msgid(domain=self.domain)
+        message["Message-ID"] = self._message_id(token)
         message.set_raw("List-Unsubscribe", f"<{link}>")
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
         message.set_content(body, cte=_transfer_encoding(body, _crlf(body), eight_bit))
@@ -259,6 +274,7 @@ def prepare_message(message: Message, owner: User) -> Letter:
     return Letter(
         sender=sender,
         envelope_from=config.get("MAIL_RETURN_PATH") or sender_address,
+        return_path=config.get("MAIL_RETURN_PATH"),
         domain=sender_domain or urlsplit(base_url).hostname or "localhost",
         subject=message_template.compile(message.subject),
         body=message_template.compile(message.body),

@@ -23,24 +23,20 @@ from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from mailer import lifecycle, schedule
+from mailer.bounces import verp
 from mailer.delivery import compose, reasons
-from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
+from mailer.delivery.sender import (SendOutcome, ServerUnavailable,
+                                    SmtpSession, SmtpSettings)
 from mailer.extensions import db
 from mailer.message_template import TemplateProblem
-from mailer.models import (
-    Attempt,
-    AttemptStatus,
-    Client,
-    Delivery,
-    DeliveryStatus,
-    Mailing,
-    User,
-    mailing_clients,
-    utcnow,
-)
+from mailer.models import (Attempt, AttemptStatus, Client, Delivery,
+                           DeliveryStatus, Mailing, User, mailing_clients,
+                           utcnow)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,6 +60,14 @@ class _LostClaim(Exception):
 
 class _NotSending(Exception):
     """The mailing was paused or stopped, or its owner blocked, during the run."""
+
+
+class _TooManyRefused(Exception):
+    """So many letters were refused that the rest would only hurt the sender's reputation."""
+
+    def __init__(self, refused: int, tried: int):
+        super().__init__(f"{refused} of the first {tried} letters were refused")
+        self.refused, self.tried = refused, tried
 
 
 def _runner_id() -> str:
@@ -186,16 +190,17 @@ def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
 # -- sending ----------------------------------------------------------------
 
 def _unserved(query: sa.Select, mailing_id: int, attempt_id: int) -> sa.Select:
-    """``query`` narrowed to subscribed clients of the mailing without a Delivery in the attempt."""
+    """``query`` narrowed to the mailing's clients still mailed (neither unsubscribed nor
+    suppressed by a bounce) without a Delivery in the attempt."""
     already = sa.select(Delivery.id).where(Delivery.attempt_id == attempt_id,
                                            Delivery.client_id == Client.id)
     return (query.join(mailing_clients, mailing_clients.c.client_id == Client.id)
             .where(mailing_clients.c.mailing_id == mailing_id, Client.unsubscribed_at.is_(None),
-                   ~sa.exists(already)))
+                   Client.suppressed_at.is_(None), ~sa.exists(already)))
 
 
 def count_unserved(mailing_id: int, attempt_id: int) -> int:
-    """How many subscribed clients the attempt has not reached yet."""
+    """How many clients still mailed the attempt has not reached yet."""
     return db.session.scalar(_unserved(sa.select(sa.func.count(Client.id)), mailing_id, attempt_id))
 
 
@@ -224,6 +229,15 @@ class _Progress:
     last_commit: float = field(default_factory=time.monotonic)
     last_sent_reply: str = ""
     last_failed_reply: str = ""
+    tried: int = 0
+    refused: int = 0
+
+    def count(self, outcome: SendOutcome, max_ratio: float, min_sample: int) -> None:
+        """Count a first try; past the sample, too high a share of refusals ends the run."""
+        self.tried += 1
+        self.refused += not outcome.sent
+        if self.tried >= min_sample and self.refused > max_ratio * self.tried:
+            raise _TooManyRefused(self.refused, self.tried)
 
     def record(self, client_id: int, email: str, outcome: SendOutcome) -> None:
         self.pending.append({
@@ -275,31 +289,19 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
     progress = _Progress(attempt_id, runner, mailing.id, config["MAILING_BATCH_SIZE"],
                          config["MAILING_LEASE_SECONDS"] / 3)
     session = SmtpSession(SmtpSettings.from_config(config), sleep=sleep)
-    deferred: list[tuple[int, str, str, SendOutcome]] = []
-    stopped = None
+    send = _sender(letter, session, config["SECRET_KEY"], attempt_id)
+    stopped = too_many = None
     try:
-        for client_id, email, full_name in _unserved_clients(mailing.id, attempt_id):
-            message = partial(letter.for_client, client_id, email, full_name)
-            outcome = session.send(message, letter.envelope_from, email)
-            if outcome.temporary:
-                deferred.append((client_id, email, full_name, outcome))
-            else:
-                progress.record(client_id, email, outcome)
-        for index, (client_id, email, full_name, first) in enumerate(deferred):
-            message = partial(letter.for_client, client_id, email, full_name)
-            try:
-                outcome = session.send(message, letter.envelope_from, email)
-            except ServerUnavailable:
-                for later_id, later_email, _name, later_first in deferred[index:]:
-                    progress.record(later_id, later_email, later_first)
-                raise
-            progress.record(client_id, email, outcome)
-        progress.commit()
+        _send_all(send, _unserved_clients(mailing.id, attempt_id), progress, config)
     except ServerUnavailable as error:
         stopped = error.reason
         _commit_quietly(progress)
     except _NotSending as error:
         stopped = str(error)
+    except _TooManyRefused as error:
+        too_many = error
+        stopped = str(error)
+        _commit_quietly(progress)
     except _LostClaim:
         db.session.rollback()
         return RunResult(f"mailing {mailing.id}: another run took this send over", EXIT_FAILED,
@@ -307,9 +309,61 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
     finally:
         session.close()
     result = _finish(mailing.id, attempt_id, stopped, progress)
+    if too_many is not None:
+        _pause_for_refusals(mailing, too_many)
     if letter.unsigned_because:
         result = replace(result, line=f"{result.line} ({letter.unsigned_because})")
     return result
+
+
+def _sender(letter: compose.Letter, session: SmtpSession, secret: str,
+            attempt_id: int) -> Callable[[int, str, str], SendOutcome]:
+    """Send one client's letter, with its VERP token in the envelope and the Message-ID."""
+    def send(client_id: int, email: str, full_name: str) -> SendOutcome:
+        token = verp.token(secret, attempt_id, client_id)
+        message = partial(letter.for_client, client_id, email, full_name, token=token)
+        return session.send(message, letter.envelope_for(token), email)
+    return send
+
+
+def _send_all(send: Callable[[int, str, str], SendOutcome],
+              clients: Iterator[tuple[int, str, str]], progress: _Progress, config) -> None:
+    """Each client once, a temporary refusal tried again at the end; raises ServerUnavailable,
+    _TooManyRefused, _NotSending or _LostClaim with every outcome so far recorded or pending."""
+    deferred: list[tuple[int, str, str, SendOutcome]] = []
+    try:
+        for client_id, email, full_name in clients:
+            outcome = send(client_id, email, full_name)
+            if outcome.temporary:
+                deferred.append((client_id, email, full_name, outcome))
+            else:
+                progress.record(client_id, email, outcome)
+            progress.count(outcome, config["MAILING_MAX_FAILURE_RATIO"], config["MAILING_MIN_SAMPLE"])
+    except _TooManyRefused:
+        for client_id, email, _name, first in deferred:
+            progress.record(client_id, email, first)
+        raise
+    for index, (client_id, email, full_name, first) in enumerate(deferred):
+        try:
+            outcome = send(client_id, email, full_name)
+        except ServerUnavailable:
+            for later_id, later_email, _name, later_first in deferred[index:]:
+                progress.record(later_id, later_email, later_first)
+            raise
+        progress.record(client_id, email, outcome)
+    progress.commit()
+
+
+def _pause_for_refusals(mailing: Mailing, error: _TooManyRefused) -> None:
+    """Pause the mailing, telling its owner why in their language (the mailing page shows it)."""
+    db.session.refresh(mailing)
+    if not mailing.status.sends:
+        return
+    with force_locale(mailing.owner.language):
+        reason = str(_("paused: %(percent)d%% of the first %(count)d letters were refused — "
+                       "check the addresses or the mail server",
+                       percent=round(100 * error.refused / error.tried), count=error.tried))
+    lifecycle.pause(mailing, reason=reason)
 
 
 def _commit_quietly(progress: _Progress) -> None:

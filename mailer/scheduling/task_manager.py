@@ -10,6 +10,9 @@ while the mailing may send (``Mailing.may_send``) and has an occurrence left:
 - ``start_run``  the owner's "send now" and "send to those not reached";
 - ``lines``      what this instance has in the crontab (``flask cron list``).
 
+``sync`` also keeps the one line that is no mailing's: ``flask bounces fetch``
+every ``BOUNCE_FETCH_MINUTES`` while a bounce mailbox is set.
+
 The app calls it from one place: ``register`` connects it to ``signals.mailing_changed``,
 which the mailing services, the lifecycle and the accounts service send after every
 committed change. The CLI calls it directly. How a line and a script are written (the
@@ -113,16 +116,32 @@ class TaskManager:
                 tab.drop(mailing_id)
                 tab.remove_script_after_write(mailing_id)
                 report.removed += 1
+            self._sync_bounces(tab, report)
         return report
 
-    def lines(self) -> list[tuple[int, str, str]]:
-        """This instance's lines as (mailing id, spec, command), by id.
+    def _sync_bounces(self, tab: cron.Crontab, report: SyncReport) -> None:
+        """The line reading the bounce mailbox: there exactly while a mailbox is set."""
+        spec = cron.bounces_spec(self.config)
+        had = tab.has(cron.BOUNCES) or self.config.script_path(cron.BOUNCES).exists()
+        if spec is None and not had:
+            return
+        changed = cron.put_or_drop(self.config, tab, cron.BOUNCES, spec)
+        if spec is None:
+            report.removed += 1
+        elif changed:
+            report.installed += 1
+        else:
+            report.unchanged += 1
+
+    def lines(self) -> list[tuple[int | str, str, str]]:
+        """This instance's lines as (mailing id, spec, command), by id; the bounce mailbox's
+        line, if any, last (its id is ``cron.BOUNCES``).
 
         A line someone commented out shows its spec prefixed with '#'.
         """
         tab = cron.Crontab(cron.read_text(self.config), self.config.instance)
         lines = []
-        for mailing_id in sorted(tab.ids()):
+        for mailing_id in [*sorted(tab.ids()), *([cron.BOUNCES] if tab.has(cron.BOUNCES) else [])]:
             body = tab.line_of(mailing_id)
             disabled = body.startswith("#")
             body = body.lstrip("#").strip()
