@@ -167,7 +167,8 @@ def register_template_helpers(app: Flask) -> None:
     from babel.dates import format_skeleton
     from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
-    from mailer.labels import ATTEMPT_STATUS_LABELS, FREQUENCY_LABELS, MAILING_STATUS_LABELS
+    from mailer.labels import (ATTEMPT_STATUS_LABELS, BOUNCE_LABELS, FREQUENCY_LABELS,
+                               MAILING_STATUS_LABELS)
     from mailer.menu import menu_items
     from mailer.reports.replies import attempt_summary, delivery_summary
 
@@ -183,7 +184,8 @@ def register_template_helpers(app: Flask) -> None:
     # Globals, not context: the macros of _status.html are imported without a context.
     app.jinja_env.globals.update(mailing_status_labels=MAILING_STATUS_LABELS,
                                  frequency_labels=FREQUENCY_LABELS,
-                                 attempt_status_labels=ATTEMPT_STATUS_LABELS)
+                                 attempt_status_labels=ATTEMPT_STATUS_LABELS,
+                                 bounce_labels=BOUNCE_LABELS)
 
     @app.context_processor
     def helpers():

@@ -2,7 +2,7 @@
 admin and the filters alike."""
 from flask_babel import lazy_gettext as _l
 
-from mailer.models import AttemptStatus, Frequency, MailingStatus
+from mailer.models import AttemptStatus, Bounce, Frequency, MailingStatus
 
 MAILING_STATUS_LABELS = {
     MailingStatus.CREATED: _l("created"),
@@ -23,4 +23,10 @@ ATTEMPT_STATUS_LABELS = {
     AttemptStatus.SUCCESS: _l("success"),
     AttemptStatus.PARTIAL: _l("partial"),
     AttemptStatus.FAILURE: _l("failure"),
+}
+
+BOUNCE_LABELS = {
+    Bounce.HARD: _l("bounced"),
+    Bounce.SOFT: _l("bounced, temporarily"),
+    Bounce.COMPLAINT: _l("marked as spam"),
 }

@@ -108,7 +108,7 @@ def _token_places(message: Message, recipient: str | None) -> list[str]:
     if quoted is not None:
         for name in _QUOTED_HEADERS:
             places += [str(value) for value in quoted.get_all(name, [])]
-    return places
+    return places + reports.quoted_token_lines(message)
 
 
 def _delivery(token: verp.Token) -> Delivery | None:

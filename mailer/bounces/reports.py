@@ -10,8 +10,11 @@ In order of authority:
    after retrying a temporary fault), is a temporary one; ``delivered``,
    ``relayed`` and ``expanded`` are no failure at all.
 3. Anything else is handed to flufl.bounce (Mailman's bounce detectors), which
-   knows the home-made formats of Exim, qmail, Exchange, Yahoo, AOL and others;
-   a status code (RFC 3463) in the text, if any, says permanent or temporary.
+   knows the home-made formats of Exim, qmail, Exchange, Yahoo, AOL and others.
+4. Last, a notice from a mail system (From MAILER-DAEMON or postmaster) quoting a
+   server's refusal (an RFC 3463 status or an SMTP reply code, 5 permanent, 4
+   temporary) next to an address. Hotmail's own complaint format (JMRP: the
+   quoted letter carries X-HmXmrOriginalRecipient) is a complaint.
 
 What none of them recognises (vacation replies, challenges, a person's reply,
 read receipts) is no bounce, and changes nothing.
@@ -40,6 +43,7 @@ class Report:
     recipient: str | None = None
     status: str | None = None
     reason: str = ""
+    final_recipient: str | None = None  # a DSN's Final-Recipient, when it differs
 
     @property
     def is_bounce(self) -> bool:
@@ -54,10 +58,13 @@ def read(message: Message, for_address: str | None = None) -> Report:
     complaint = _feedback_report(message)
     if complaint is not None:
         return complaint
-    statuses = _delivery_statuses(message)
-    if statuses is not None:
+    statuses = _delivery_statuses(message) or []
+    if any(report.is_bounce for report in statuses):
         return _pick(statuses, for_address)
-    return _heuristic(message, for_address)
+    if statuses and any(report.reason in _SUCCESS_ACTIONS for report in statuses):
+        return NOTHING  # a delivery (or relay) notification: good news
+    return (_heuristic(message, for_address) or _hotmail_complaint(message)
+            or _system_notice(message, for_address) or NOTHING)
 
 
 # --- ARF -------------------------------------------------------------------------------
@@ -100,6 +107,31 @@ def quoted_headers(message: Message) -> Message | None:
     return None
 
 
+_TOKEN_HEADER_RE = re.compile(r"^(?:return-path|message-id|references|in-reply-to):.*$",
+                              re.IGNORECASE | re.MULTILINE)
+
+
+def quoted_token_lines(message: Message, limit: int = 65536) -> list[str]:
+    """Return-Path and Message-ID lines anywhere in a quoted letter, for reports whose quote
+    is broken (RFC 5965's own example has a blank line inside the quoted headers)."""
+    lines: list[str] = []
+    for part in message.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers",
+                                       "message/rfc822-headers"):
+            lines += _TOKEN_HEADER_RE.findall(_quoted_text(part)[:limit])
+    return lines
+
+
+def _quoted_text(part: Message) -> str:
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return _text_of(part)
+    try:
+        return payload[0].as_string() if payload else ""
+    except (UnicodeError, LookupError, ValueError):  # a quote the library cannot write back
+        return ""
+
+
 def _quoted_headers(part: Message) -> Message | None:
     payload = part.get_payload()
     if isinstance(payload, list):
@@ -122,20 +154,27 @@ def _delivery_statuses(message: Message) -> list[Report] | None:
     return reports
 
 
+_SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded"})
+
+
 def _recipient_report(block: Message) -> Report:
-    action = (block.get("Action") or "").strip().lower()
+    action = ((block.get("Action") or "").split() or [""])[0].lower()  # "failed (Bad ...)"
     status_match = _STATUS_RE.search(str(block.get("Status") or ""))
     status = status_match.group(0) if status_match else None
-    recipient = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+    final = _address(block.get("Final-Recipient"))
+    original = _address(block.get("Original-Recipient"))
     diagnostic = _after_type(block.get("Diagnostic-Code"))
     reason = _one_line(" ".join(part for part in (status, diagnostic) if part)) or action
-    if action == "failed":
-        kind = Bounce.SOFT if status and status.startswith("4") else Bounce.HARD
-    elif action == "delayed":
-        kind = Bounce.SOFT
-    else:  # delivered, relayed, expanded: no failure
+    if action in _SUCCESS_ACTIONS or (status or "").startswith("2"):
         kind = None
-    return Report(kind, recipient, status, reason[:_REASON_LIMIT])
+    elif action == "delayed" or (status or "").startswith("4"):
+        kind = Bounce.SOFT
+    elif action == "failed" or status:  # "failed", or a nonstandard word with a 5.x.x status
+        kind = Bounce.HARD
+    else:
+        kind = None
+    return Report(kind, original or final, status, reason[:_REASON_LIMIT],
+                  final_recipient=final if final != (original or final) else None)
 
 
 def _pick(reports: list[Report], for_address: str | None) -> Report:
@@ -143,7 +182,8 @@ def _pick(reports: list[Report], for_address: str | None) -> Report:
     if not failures:
         return NOTHING
     if for_address:
-        own = [report for report in failures if report.recipient == for_address.lower()]
+        wanted = for_address.lower()
+        own = [report for report in failures if wanted in (report.recipient, report.final_recipient)]
         if own:
             return own[0]
     hard = [report for report in failures if report.kind is Bounce.HARD]
@@ -152,12 +192,12 @@ def _pick(reports: list[Report], for_address: str | None) -> Report:
 
 # --- anything else: flufl.bounce ------------------------------------------------------------
 
-def _heuristic(message: Message, for_address: str | None) -> Report:
+def _heuristic(message: Message, for_address: str | None) -> Report | None:
     temporary, permanent = all_failures(message)
-    temporary = {_decoded(address) for address in temporary}
-    permanent = {_decoded(address) for address in permanent}
+    temporary = {address for address in map(_decoded, temporary) if _ADDRESS_RE.fullmatch(address)}
+    permanent = {address for address in map(_decoded, permanent) if _ADDRESS_RE.fullmatch(address)}
     if not (temporary or permanent):
-        return NOTHING
+        return None
     wanted = (for_address or "").lower()
     if wanted in permanent or (wanted not in temporary and permanent):
         kind, recipient = Bounce.HARD, wanted if wanted in permanent else sorted(permanent)[0]
@@ -165,11 +205,67 @@ def _heuristic(message: Message, for_address: str | None) -> Report:
         kind, recipient = Bounce.SOFT, wanted if wanted in temporary else sorted(temporary)[0]
     text = _all_text(message)
     status = _status_near(text, recipient)
-    if status and kind is Bounce.HARD and status.startswith("4"):
-        kind = Bounce.SOFT
     line = _line_with(text, recipient) or _one_line(str(message.get("Subject") or ""))
     reason = _one_line(" ".join(part for part in (status, line) if part))
     return Report(kind, recipient, status, reason[:_REASON_LIMIT])
+
+
+_ADDRESS_RE = re.compile(r"[^@\s\"'{}\[\]<>(),;:]+@[a-z0-9.-]+\.[a-z0-9-]+")
+_SYSTEM_SENDER_RE = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mdaemon)@", re.IGNORECASE)
+# A refusal quoted in a notice: an RFC 3463 status, or an SMTP reply code before its text.
+_REFUSAL_RE = re.compile(r"(?<![\d.])(?:([45])\.\d{1,3}\.\d{1,3}|([45])\d\d(?=[ -][A-Za-z<#]))")
+_WARNING_RE = re.compile(r"warning message only|will be retried|will keep trying|"
+                         r"not yet been delivered|delayed", re.IGNORECASE)
+# Where a notice starts quoting the returned letter: "--- Below this line is a copy of the
+# message.", "Below is a copy of the original message:", "----- Original message -----".
+_QUOTE_START_RE = re.compile(r"^[\s>-]*(below (this line )?is a copy|this is a copy of the message|"
+                             r"original message|returned message)", re.IGNORECASE | re.MULTILINE)
+
+
+def _system_notice(message: Message, for_address: str | None) -> Report | None:
+    """A mail system's notice of a refusal, in words no detector knows."""
+    sender = _address(str(message.get("From") or "")) or ""
+    if not _SYSTEM_SENDER_RE.match(sender):
+        return None
+    text = _notice_text(message)
+    refusal = _REFUSAL_RE.search(text)
+    warning = _WARNING_RE.search(text)
+    if refusal is None and warning is None:
+        return None
+    end = refusal.end() + 200 if refusal else len(text)
+    addresses = [address.lower() for address in _ADDRESS_RE.findall(text[:end])
+                 if address.lower() != sender]
+    wanted = (for_address or "").lower()
+    recipient = wanted if wanted in addresses else (addresses[0] if addresses else None)
+    if recipient is None:
+        return None
+    temporary = refusal is None or (refusal.group(1) or refusal.group(2)) == "4" or warning
+    status = _STATUS_RE.search(text)
+    line = _line_with(text, recipient) or (refusal.group(0) if refusal else "")
+    reason = _one_line(" ".join(part for part in (status and status.group(0), line) if part))
+    return Report(Bounce.SOFT if temporary else Bounce.HARD, recipient,
+                  status.group(0) if status else None, reason[:_REASON_LIMIT])
+
+
+def _notice_text(message: Message) -> str:
+    """The notice's own words: its first text part, cut where the returned letter begins."""
+    text = next((_text_of(part) for part in message.walk()
+                 if part.get_content_type() == "text/plain"), None)
+    if text is None:  # a multipart whose boundary is not the one its parts use: read it all
+        payload = message.get_payload()
+        text = payload if isinstance(payload, str) else ""
+    quote = _QUOTE_START_RE.search(text)
+    return text[:quote.start()] if quote else text
+
+
+def _hotmail_complaint(message: Message) -> Report | None:
+    """Hotmail/Outlook.com's JMRP: the quoted letter names the complaining recipient."""
+    quoted = quoted_headers(message)
+    recipient = _address(quoted.get("X-HmXmrOriginalRecipient")) if quoted is not None else None
+    if recipient is None:
+        return None
+    return Report(Bounce.COMPLAINT, recipient, None,
+                  f"complaint reported by {_one_line(str(message.get('From') or 'Hotmail'))}")
 
 
 def _status_near(text: str, address: str) -> str | None:

@@ -55,7 +55,16 @@ def edit_client(client_id: int):
         else:
             flash(_("Client %(email)s saved.", email=client.email), "success")
             return redirect(url_for("clients.list_clients"))
-    return render_template("clients/form.html", form=form, client=client)
+    return render_template("clients/form.html", form=form, client=client,
+                           bounces=services.recent_bounces(client))
+
+
+@bp.route("/clients/<int:client_id>/lift-suppression", methods=["POST"])
+def lift_suppression(client_id: int):
+    client = own_or_404(Client, client_id, current_user)
+    services.lift_suppression(client)
+    flash(_("%(email)s will be mailed again.", email=client.email), "success")
+    return redirect(url_for("clients.edit_client", client_id=client.id))
 
 
 @bp.route("/clients/<int:client_id>/delete", methods=["POST"])

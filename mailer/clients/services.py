@@ -16,7 +16,7 @@ from mailer.extensions import db
 from mailer.main.services import figures_changed
 from mailer.clients import csv_io as client_csv
 from mailer.errors import ServiceError
-from mailer.models import Client, User
+from mailer.models import Client, Delivery, User
 from mailer.search import contains
 
 PER_PAGE = 25
@@ -87,11 +87,28 @@ def update_client(client: Client, data: ClientData) -> None:
     fields = _clean(data)
     if fields.email != client.email and _owner_has_email(client.owner_id, fields.email, client.id):
         raise _email_taken()
+    if fields.email != client.email:  # a new address: the old one's bounces say nothing of it
+        client.suppressed_at = client.suppressed_reason = None
     client.email = fields.email
     client.full_name = fields.full_name
     client.comment = fields.comment
     _commit_or_email_taken()
     figures_changed()
+
+
+def recent_bounces(client: Client, limit: int = 10) -> list[Delivery]:
+    """The client's letters that came back (bounced or complained of), latest first."""
+    return db.session.scalars(
+        sa.select(Delivery).where(Delivery.client_id == client.id, Delivery.bounce.is_not(None))
+        .order_by(Delivery.bounced_at.desc(), Delivery.id.desc()).limit(limit)
+    ).all()
+
+
+def lift_suppression(client: Client) -> None:
+    """The owner's word that the address works again (a mailbox emptied, a typo fixed
+    elsewhere): its mailings send to it from their next run."""
+    client.suppressed_at = client.suppressed_reason = None
+    db.session.commit()
 
 
 def delete_client(client: Client) -> None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from mailer.extensions import db
-from mailer.models import SENDING_STATUSES, Client, Mailing, MailingStatus, User
+from mailer.models import (SENDING_STATUSES, Attempt, Bounce, Client, Delivery,
+                           Mailing, MailingStatus, User)
 from mailer.search import contains
 
 PER_PAGE = 25
@@ -33,22 +34,33 @@ class UserRow:
     clients: int
     mailings: int
     active_mailings: int
+    suppressed: int = 0  # clients no mailing sends to since their letters bounced
+    complaints: int = 0  # letters their recipients reported as spam
 
 
 def users_page(q: str, page: int):
-    """Every user with the counts of their clients and mailings (three queries in all)."""
+    """Every user with the counts of their clients (and of those suppressed), mailings and
+    complaints (four queries in all)."""
     query = sa.select(User).order_by(User.email)
     if q:
         query = query.where(contains(q, User.email, User.full_name))
     pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
     ids = [user.id for user in pagination.items]
-    clients = dict(db.session.execute(
-        sa.select(Client.owner_id, sa.func.count()).where(Client.owner_id.in_(ids))
-        .group_by(Client.owner_id)).all()) if ids else {}
+    clients = {owner: (total, suppressed) for owner, total, suppressed in db.session.execute(
+        sa.select(Client.owner_id, sa.func.count(),
+                  sa.func.count().filter(Client.suppressed_at.is_not(None)))
+        .where(Client.owner_id.in_(ids)).group_by(Client.owner_id)).all()} if ids else {}
+    complaints = dict(db.session.execute(
+        sa.select(Mailing.owner_id, sa.func.count())
+        .join(Attempt, Attempt.mailing_id == Mailing.id)
+        .join(Delivery, Delivery.attempt_id == Attempt.id)
+        .where(Mailing.owner_id.in_(ids), Delivery.bounce == Bounce.COMPLAINT)
+        .group_by(Mailing.owner_id)).all()) if ids else {}
     mailings = {owner: (total, active) for owner, total, active in db.session.execute(
         sa.select(Mailing.owner_id, sa.func.count(),
                   sa.func.count().filter(Mailing.status.in_(SENDING_STATUSES)))
         .where(Mailing.owner_id.in_(ids)).group_by(Mailing.owner_id)).all()} if ids else {}
-    rows = [UserRow(user, clients.get(user.id, 0), *mailings.get(user.id, (0, 0)))
+    rows = [UserRow(user, clients.get(user.id, (0, 0))[0], *mailings.get(user.id, (0, 0)),
+                    suppressed=clients.get(user.id, (0, 0))[1], complaints=complaints.get(user.id, 0))
             for user in pagination.items]
     return pagination, rows

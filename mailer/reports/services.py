@@ -18,7 +18,8 @@ from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
 
 from mailer.extensions import db
-from mailer.models import Attempt, AttemptStatus, Mailing, Message, User, utcnow
+from mailer.models import (Attempt, AttemptStatus, Bounce, Client, Delivery,
+                           Mailing, Message, User, mailing_clients, utcnow)
 
 PER_PAGE = 25
 EXPORT_BATCH = 500
@@ -228,6 +229,9 @@ class MailingStats:
     last_response_at: datetime | None
     timezone: str
     days: tuple[DayCount, ...]
+    bounced: int = 0  # letters accepted, then returned by a DSN (mailer/bounces/)
+    complaints: int = 0  # letters their recipients reported as spam
+    suppressed: int = 0  # the mailing's clients no letter goes to since theirs bounced
 
     @property
     def success_rate(self) -> float | None:
@@ -299,7 +303,22 @@ def mailing_stats(mailing_id: int, timezone: str | None = None, *, days: int = S
         last_response_at=(last.finished_at or last.started_at) if last else None,
         timezone=zone_name,
         days=_daily_counts(mailing_id, zone, days, now or utcnow()),
+        **_bounce_counts(mailing_id),
     )
+
+
+def _bounce_counts(mailing_id: int) -> dict[str, int]:
+    """What came back of the mailing's letters, and how many of its clients that has silenced."""
+    kinds = dict(db.session.execute(
+        sa.select(Delivery.bounce, sa.func.count()).join(Attempt, Attempt.id == Delivery.attempt_id)
+        .where(Attempt.mailing_id == mailing_id, Delivery.bounce.is_not(None))
+        .group_by(Delivery.bounce)).all())
+    suppressed = db.session.scalar(
+        sa.select(sa.func.count()).select_from(mailing_clients)
+        .join(Client, Client.id == mailing_clients.c.client_id)
+        .where(mailing_clients.c.mailing_id == mailing_id, Client.suppressed_at.is_not(None)))
+    return {"bounced": kinds.get(Bounce.HARD, 0) + kinds.get(Bounce.SOFT, 0),
+            "complaints": kinds.get(Bounce.COMPLAINT, 0), "suppressed": suppressed}
 
 
 def _daily_counts(mailing_id: int, zone: ZoneInfo, days: int,
