@@ -31,6 +31,7 @@ from mailer.extensions import db as _db
 from tests import provision
 from tests.html_checker import html_checker  # noqa: F401  (fixture)
 from tests.mail_servers import exim_server, postfix_server  # noqa: F401  (fixtures)
+from tests.mailbox_server import bounce_world  # noqa: F401  (fixture)
 from tests.smtp_servers import SmtpSink, free_port
 
 

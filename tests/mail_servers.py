@@ -196,10 +196,14 @@ class _MailServer:
     def _await_banner(self) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and self._reaper.poll() is None:
-            if _smtp_banner(self.port):
+            if self._greets():
                 return True
             time.sleep(POLL_INTERVAL)
         return False
+
+    def _greets(self) -> bool:
+        """Whether the server answers on its port, ready."""
+        return _smtp_banner(self.port)
 
     def stop(self) -> None:
         """End every process of the instance (the reaper sees to it) and remove its directory."""
@@ -318,9 +322,13 @@ class PostfixServer(_MailServer):
                 f" REJECT 5.5.2 line longer than {self.line_limit} octets\n")
 
     def _main_cf(self, owner: pwd.struct_passwd) -> str:
+        return "".join(f"{name} = {value}\n" for name, value in self._settings(owner).items())
+
+    def _settings(self, owner: pwd.struct_passwd) -> dict[str, object]:
+        """main.cf's settings, by name (a subclass changes some)."""
         checks = ("" if self.line_limit is None
                   else f"regexp:{self.config_directory}/line_limit.regexp")
-        settings = {
+        return {
             "compatibility_level": "3.6",
             "queue_directory": self.directory / "queue",
             "data_directory": self.directory / "data",
@@ -353,7 +361,6 @@ class PostfixServer(_MailServer):
             "in_flow_delay": "0s",
             "biff": "no",
         }
-        return "".join(f"{name} = {value}\n" for name, value in settings.items())
 
     def _master_cf(self) -> str:
         """master.cf with only the services this instance uses, none chrooted."""

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +39,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from tests import mail_servers as ms
+from tests import mailbox_server as mbs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_HOST, POSTGRES_PORT = "127.0.0.1", 5432
@@ -48,6 +50,7 @@ SUITE_ROLE = "mailer_test"
 HBA_MARK = "# mailer test suite (make test): its own role, from loopback only"
 HBA_LINES = (f"host all {SUITE_ROLE} 127.0.0.1/32 trust", f"host all {SUITE_ROLE} ::1/128 trust")
 CHECK_ONLY_EXIT = 3
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")  # asked by invoke-rc.d before a package starts a service
 
 
 # --- PostgreSQL ---------------------------------------------------------------
@@ -316,6 +319,63 @@ def _library_dependencies(package: Path) -> list[str]:
     return sorted({name for name in names if name.startswith("lib")})
 
 
+def dovecot_problem() -> str | None:
+    """None when this machine can run the private Dovecot instances, else what it lacks."""
+    programs = (mbs.DOVECOT_BINARY, mbs.DOVEADM, *mbs.DOVECOT_PROGRAMS, mbs.QUOTA_PLUGIN)
+    absent = [str(path) for path in programs if not path.exists()]
+    if absent:
+        return (f"Dovecot is not installed (Debian packages {', '.join(mbs.DOVECOT_PACKAGES)}): "
+                f"no {absent[0]}")
+    users = [name for name in mbs.DOVECOT_USERS if _user_id(name) is None]
+    if users:
+        return f"Dovecot's user {users[0]} is missing (reinstall the Debian package dovecot-core)"
+    if _user_id(mbs.MAILBOX_OWNER) is None:
+        return f"the user {mbs.MAILBOX_OWNER}, owner of the test mailboxes, is missing"
+    return _root_problem("Dovecot")
+
+
+def _provide_dovecot() -> None:
+    """Debian's Dovecot installed with no system instance running, now or after a reboot.
+
+    Its packages start and enable a system Dovecot (IMAP and POP3 on every interface, system
+    users' passwords); the tests only run private instances, so the install runs under a
+    policy-rc.d that forbids starts, and the service is disabled afterwards.
+    """
+    missing = [name for name in mbs.DOVECOT_PACKAGES if not _package_installed(name)]
+    if not missing:
+        return
+    with _no_service_starts():
+        _install(missing)
+    _disable_system_dovecot()
+
+
+@contextmanager
+def _no_service_starts():
+    """A policy-rc.d answering 101 (action forbidden) while packages install, removed after.
+
+    One already there (Docker images have one) is left as it is.
+    """
+    if POLICY_RC_D.exists():
+        yield
+        return
+    POLICY_RC_D.write_text("#!/bin/sh\n# tests/provision.py: no service starts during its apt-get run\n"
+                           "exit 101\n")
+    POLICY_RC_D.chmod(0o755)
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
+
+
+def _disable_system_dovecot() -> None:
+    if Path("/run/systemd/system").is_dir():
+        subprocess.run(["systemctl", "disable", "--now", "dovecot.service", "dovecot.socket"],
+                       capture_output=True)
+    else:
+        subprocess.run(["update-rc.d", "dovecot", "disable"], capture_output=True)
+        subprocess.run([str(mbs.DOVECOT_BINARY), "stop"], capture_output=True)  # if it ran anyway
+
+
 @dataclass(frozen=True)
 class Need:
     """One thing the suite needs from the machine."""
@@ -325,8 +385,12 @@ class Need:
     packages: tuple[str, ...]  # the Debian packages that provide it
     advice: str  # what a developer without root does about it
     fixture: str | None = None  # the fixture whose tests need it (None: make test itself)
+    also_for: tuple[str, ...] = ()  # further fixtures whose tests need it
     start: Callable[[], None] | None = None  # as root, once installed
     variable: str | None = None  # the TEST_* setting that points elsewhere; when set, we provide nothing
+
+    def needed_by(self, fixtures: set[str]) -> bool:
+        return bool({self.fixture, *self.also_for} & fixtures)
 
     def provided_elsewhere(self) -> bool:
         return bool(self.variable and os.environ.get(self.variable))
@@ -348,10 +412,15 @@ NEEDS = (
          fixture="cron_daemon", start=_start_cron),
     Need("Postfix", postfix_problem, (),
          "install Debian's postfix choosing 'No configuration' (the tests run their own instances), "
-         "and run the tests as root", fixture="postfix_server", start=_provide_postfix),
+         "and run the tests as root", fixture="postfix_server", also_for=("bounce_world",),
+         start=_provide_postfix),
     Need("Exim", exim_problem, (),
          f"run make test as root once: it unpacks Debian's {ms.EXIM_PACKAGE} into {ms.EXIM_ROOT} "
          "(installing it would remove postfix)", fixture="exim_server", start=_provide_exim),
+    Need("Dovecot", dovecot_problem, (),
+         f"install Debian's {', '.join(mbs.DOVECOT_PACKAGES)} (the tests run their own instances; "
+         "no system Dovecot needs to run), and run the tests as root", fixture="bounce_world",
+         start=_provide_dovecot),
     Need("Chromium", lambda: _program_problem(chromium_path()), ("chromium",),
          "install Debian's chromium, or set TEST_CHROMIUM to a Chromium binary", fixture="browser",
          variable="TEST_CHROMIUM"),
@@ -367,7 +436,7 @@ def unmet(needs=NEEDS) -> list[tuple[Need, str]]:
 
 def unmet_for_fixtures(fixtures: set[str]) -> list[str]:
     """One line per missing thing the tests using ``fixtures`` need (for conftest)."""
-    return [_line(need, problem) for need, problem in unmet([n for n in NEEDS if n.fixture in fixtures])]
+    return [_line(need, problem) for need, problem in unmet([n for n in NEEDS if n.needed_by(fixtures)])]
 
 
 def _line(need: Need, problem: str) -> str:

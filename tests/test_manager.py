@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import AttemptStatus, MailingStatus, Role, User
+from mailer.models import AttemptStatus, Bounce, Client, MailingStatus, Role, User
 from mailer.signals import mailing_changed
 from tests.conftest import AuthActions, csrf_token, submit
 from tests.workspace import make_mailing
-from tests.factories import AttemptFactory
+from tests.factories import AttemptFactory, DeliveryFactory
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
@@ -113,14 +113,20 @@ def test_stopping_needs_a_reason(client, db, manager, anna, reason, words):
 
 
 def test_users_list_shows_counts_of_clients_and_mailings(client, db, manager, anna, boris):
-    make_mailing(db, anna, clients=3)
+    mailing = make_mailing(db, anna, clients=3)
     make_mailing(db, anna, clients=2, status=MailingStatus.PAUSED)
+    bounced, complained = db.session.scalars(sa.select(Client).where(Client.owner_id == anna.id)
+                                             .order_by(Client.id).limit(2)).all()
+    bounced.suppressed_at = complained.unsubscribed_at = datetime.now(timezone.utc)
+    DeliveryFactory(client=complained, attempt=AttemptFactory(mailing=mailing), bounce=Bounce.COMPLAINT)
+    db.session.commit()
 
     page = client.get("/manager/users").get_data(as_text=True)
 
     anna_row = page.split("anna@example.com", 1)[1].split("</tr>", 1)[0]
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in anna_row.split("</td>")]
-    assert cells[3:6] == ["5", "2", "1"]  # clients, mailings, active mailings
+    # clients, suppressed, complaints, mailings, active mailings
+    assert cells[3:8] == ["5", "1", "1", "2", "1"]
 
 
 def test_blocking_signs_the_user_out_stops_sending_and_unblocking_restores(client, db, manager, anna, make_app):
