@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mailer.bounces import intake, verp
 from mailer.delivery.engine import run_mailing
@@ -294,3 +296,23 @@ def test_a_mailing_whose_letters_are_mostly_refused_pauses_itself_with_the_reaso
                                   "check the addresses or the mail server")
     assert "not reached 20" in result.line
     assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 20
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(
+    st.binary(max_size=2000),
+    st.builds(lambda head, body: head.encode("utf-8", "replace") + b"\r\n\r\n" + body,
+              st.text(max_size=300), st.binary(max_size=1000)),
+    st.sampled_from([read(sample) for sample in SAMPLES]).flatmap(
+        lambda raw: st.integers(0, len(raw)).map(lambda cut: raw[:cut])),
+))
+def test_any_bytes_at_all_are_read_without_a_crash_and_change_nothing_without_a_token(
+        bounce_app, db, owner, raw):
+    """Whatever reaches the bounce address (cut-off bounces, binary, any text) ends in one
+    counted outcome; none of it names a letter, so none of it changes a client."""
+    if not db.session.scalar(sa.select(sa.func.count(Delivery.id))):
+        letter(db, owner, email="user@dest.test")
+    result = intake.take(raw, source="stdin")
+    assert result.outcome is not BounceOutcome.RECORDED and result.line
+    assert db.session.scalar(sa.select(sa.func.count(Client.id)).where(
+        sa.or_(Client.suppressed_at.is_not(None), Client.unsubscribed_at.is_not(None)))) == 0

@@ -66,7 +66,11 @@ def take(raw: bytes, *, source: str, source_key: str | None = None,
         return _log(source, source_key, None, BounceOutcome.UNREADABLE,
                     "refused: empty" if not raw.strip() else "refused: not an e-mail message")
     message_id = _one_line(str(message.get("Message-ID") or ""))[:255] or None
-    report = reports.read(message)
+    try:
+        report = reports.read(message)
+    except (LookupError, ValueError, TypeError, UnicodeError) as error:
+        return _log(source, source_key, message_id, BounceOutcome.UNREADABLE,
+                    f"refused: malformed message ({type(error).__name__}: {error})"[:300])
     if not report.is_bounce:
         return _log(source, source_key, message_id, BounceOutcome.NOT_BOUNCE,
                     "ignored: not a bounce or a complaint (no failure reported in it)")

@@ -21,6 +21,7 @@ read receipts) is no bounce, and changes nothing.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from email.message import Message
@@ -30,6 +31,7 @@ from flufl.bounce import all_failures
 
 from mailer.models import Bounce
 
+log = logging.getLogger(__name__)
 COMPLAINT_TYPES = frozenset({"abuse", "fraud", "virus", "other"})
 _STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REASON_LIMIT = 500
@@ -193,7 +195,11 @@ def _pick(reports: list[Report], for_address: str | None) -> Report:
 # --- anything else: flufl.bounce ------------------------------------------------------------
 
 def _heuristic(message: Message, for_address: str | None) -> Report | None:
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # a detector tripping over a malformed message (no From, say) knows nothing
+        log.info("flufl.bounce could not read the message", exc_info=True)
+        return None
     temporary = {address for address in map(_decoded, temporary) if _ADDRESS_RE.fullmatch(address)}
     permanent = {address for address in map(_decoded, permanent) if _ADDRESS_RE.fullmatch(address)}
     if not (temporary or permanent):
