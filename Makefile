@@ -26,7 +26,7 @@ test: provision install-dev
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here." >&2; fi; \
 	exit $$rc
 
-## provision: PostgreSQL, cron, Redis, Chromium, Postfix and Exim for the suite (tests/provision.py);
+## provision: PostgreSQL, cron, Redis, Chromium, Postfix, Exim and Dovecot for the suite (tests/provision.py);
 ## PROVISION_ARGS=--check only looks and names what is missing
 provision:
 	@$(PYTHON) -m tests.provision $(PROVISION_ARGS)
