@@ -278,24 +278,44 @@ def test_a_lifted_suppression_lets_the_client_be_mailed_again(bounce_app, db, ow
     assert fresh(db, Client, delivery.client_id).suppressed_reason is None
 
 
-def test_a_mailing_whose_letters_are_mostly_refused_pauses_itself_with_the_reason(make_app, db, owner):
-    """listmonk pauses a campaign after too many errors; so do we, and say why."""
+def test_a_mailing_whose_letters_are_mostly_refused_pauses_itself_and_resumes(make_app, db, owner,
+                                                                            tmp_path):
+    """listmonk pauses a campaign after too many errors; so do we, say why, take the cron
+    line away, and finish the occurrence once the owner resumes."""
+    from mailer import lifecycle
+    from mailer.scheduling.cron import CronConfig, read_text
     from tests.smtp_servers import ScriptedSmtpServer
 
     mailing = make_mailing(db, owner, clients=40, start=utcnow() - timedelta(minutes=1))
     addresses = db.session.scalars(sa.select(Client.email).order_by(Client.id)).all()
     refused = {address: "550 5.1.1 No such user" for n, address in enumerate(addresses) if n % 10 < 7}
+    settings = dict(APP_ENV="development", CRONTAB_FILE=str(tmp_path / "crontab"),
+                    SCHEDULER="flask", SCRIPTS_DIR=str(tmp_path / "scripts"),
+                    MAILING_MIN_SAMPLE=20, MAILING_MAX_FAILURE_RATIO=0.5)
+    tag = f"mailer:default:{mailing.id}"
     with ScriptedSmtpServer(rcpt_replies=refused) as server:
-        app = make_app(MAIL_PORT=server.port, MAILING_MIN_SAMPLE=20, MAILING_MAX_FAILURE_RATIO=0.5)
+        app = make_app(MAIL_PORT=server.port, **settings)
         with app.app_context():
+            lifecycle.record_run(db.session.get(type(mailing), mailing.id))  # as saving does
+            assert tag in read_text(CronConfig.from_app(app))
             result = run_mailing(mailing.id)
+            assert tag not in read_text(CronConfig.from_app(app))
 
     paused = fresh(db, type(mailing), mailing.id)
     assert paused.status is MailingStatus.PAUSED, result.line
     assert paused.stop_reason == ("paused: 70% of the first 20 letters were refused — "
                                   "check the addresses or the mail server")
     assert "not reached 20" in result.line
-    assert db.session.scalar(sa.select(sa.func.count(Delivery.id))) == 20
+    with ScriptedSmtpServer() as server:  # the addresses fixed, the server happy again
+        app = make_app(MAIL_PORT=server.port, **settings)
+        with app.app_context():
+            lifecycle.resume(db.session.get(type(mailing), mailing.id))
+            assert tag in read_text(CronConfig.from_app(app))
+            finished = run_mailing(mailing.id, resume=True)
+        assert len(server.wait_for(20)) == 20
+
+    assert "sent 26, failed 14" in finished.line, finished.line
+    assert fresh(db, type(mailing), mailing.id).stop_reason is None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
