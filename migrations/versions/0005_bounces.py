@@ -44,6 +44,7 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_deliveries_bounce'), type_='check')  # SQLite keeps it otherwise
         batch_op.drop_column('bounced_at')
         batch_op.drop_column('bounce_reason')
         batch_op.drop_column('bounce')
