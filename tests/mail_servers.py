@@ -128,18 +128,20 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def _smtp_banner(port: int) -> bool:
-    """Whether the server on ``port`` greets with 220.
-
-    It gets a QUIT but no wait for the reply: Exim holds that back 200 ms.
-    """
+def greets(port: int, greeting: bytes, farewell: bytes) -> bool:
+    """Whether the server on ``port`` greets with ``greeting``; it gets ``farewell`` but no
+    wait for the reply (Exim holds its answer to QUIT back 200 ms)."""
     try:
         with socket.create_connection((HOST, port), timeout=2) as sock:
-            greeted = sock.recv(512).startswith(b"220")
-            sock.sendall(b"QUIT\r\n")
+            greeted = sock.recv(512).startswith(greeting)
+            sock.sendall(farewell)
             return greeted
     except OSError:
         return False
+
+
+def _smtp_banner(port: int) -> bool:
+    return greets(port, b"220", b"QUIT\r\n")
 
 
 class _MailServer:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from tests.mail_servers import (
     _MailServer,
     _write_settled,
     free_port,
+    greets,
 )
 
 DOVECOT_PACKAGES = ("dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd")
@@ -67,14 +67,7 @@ def password_of(user: str) -> str:
 
 
 def _imap_banner(port: int) -> bool:
-    """Whether an IMAP server on ``port`` greets with ``* OK``."""
-    try:
-        with socket.create_connection((HOST, port), timeout=2) as sock:
-            greeted = sock.recv(512).startswith(b"* OK")
-            sock.sendall(b"a LOGOUT\r\n")
-            return greeted
-    except OSError:
-        return False
+    return greets(port, b"* OK", b"a LOGOUT\r\n")
 
 
 def _more_free_ports(taken: int, count: int) -> list[int]:
