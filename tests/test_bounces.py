@@ -336,3 +336,61 @@ def test_any_bytes_at_all_are_read_without_a_crash_and_change_nothing_without_a_
     assert result.outcome is not BounceOutcome.RECORDED and result.line
     assert db.session.scalar(sa.select(sa.func.count(Client.id)).where(
         sa.or_(Client.suppressed_at.is_not(None), Client.unsubscribed_at.is_not(None)))) == 0
+
+
+def suppressed_client(db, owner, email="gone@example.com") -> Client:
+    client = ClientFactory(owner=owner, email=email, suppressed_at=utcnow(),
+                           suppressed_reason="5.1.1 550 5.1.1 <gone@example.com>: User unknown")
+    DeliveryFactory(client=client, attempt=AttemptFactory(
+        mailing=MailingFactory(owner=owner, recipients=[client])), bounce=Bounce.HARD,
+        bounced_at=client.suppressed_at, bounce_reason=client.suppressed_reason)
+    db.session.commit()
+    return client
+
+
+def test_the_owner_sees_why_a_client_is_suppressed_and_can_mail_it_again(client, db, owner):
+    from tests.conftest import submit
+
+    gone = suppressed_client(db, owner)
+    listing = client.get("/clients/").get_data(as_text=True)
+    assert "suppressed" in listing.split("gone@example.com", 1)[1].split("</td>", 1)[0]
+    page = client.get(f"/clients/{gone.id}/edit").get_data(as_text=True)
+    assert "came back on" in page and "550 5.1.1 &lt;gone@example.com&gt;: User unknown" in page
+    assert "Letters that came back" in page
+
+    response = submit(client, f"/clients/{gone.id}/lift-suppression", {},
+                      form_url=f"/clients/{gone.id}/edit", follow_redirects=True)
+
+    assert "gone@example.com will be mailed again." in response.get_data(as_text=True)
+    assert fresh(db, Client, gone.id).suppressed_at is None
+
+
+def test_nobody_lifts_another_owners_suppression(client, db, owner, make_user):
+    from tests.conftest import csrf_token
+
+    theirs = suppressed_client(db, make_user(email="other@example.com"))
+    token = csrf_token(client, "/clients/new")
+    response = client.post(f"/clients/{theirs.id}/lift-suppression", data={"csrf_token": token})
+    assert response.status_code == 404
+    assert fresh(db, Client, theirs.id).suppressed_at is not None
+
+
+def test_a_new_address_is_not_held_to_the_old_ones_bounces(db, owner, app):
+    from mailer.clients import services as clients
+    from mailer.clients.services import ClientData
+
+    gone = suppressed_client(db, owner)
+    with app.app_context():
+        clients.update_client(db.session.get(Client, gone.id),
+                              ClientData(email="fixed@example.com", full_name="", comment=""))
+    assert fresh(db, Client, gone.id).suppressed_at is None
+
+
+def test_the_mailing_page_says_why_it_paused_itself(client, db, owner):
+    mailing = make_mailing(db, owner, status=MailingStatus.PAUSED)
+    mailing.stop_reason = ("paused: 63% of the first 200 letters were refused — check the "
+                           "addresses or the mail server")
+    db.session.commit()
+    page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
+    assert ("Paused: 63% of the first 200 letters were refused — check the addresses or the "
+            "mail server") in page

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from mailer.models import AttemptStatus, Client
+from mailer.models import AttemptStatus, Bounce, Client
 from tests.browser.conftest import SCREENSHOTS, new_tab, sign_in
 from tests.workspace import make_mailing
-from tests.factories import AttemptFactory, PostFactory
+from tests.factories import AttemptFactory, DeliveryFactory, PostFactory
 
 PHONE = {"width": 375, "height": 812}
 
@@ -65,6 +65,16 @@ def workspace(db, make_user):
                              finished_at=started + timedelta(minutes=1), sent_count=2, failed_count=1,
                              server_response="550 5.1.1 <c2@example.com>: Recipient address rejected",
                              status=AttemptStatus.PARTIAL)
+    # Letters that came back: the client page says why, the attempt page marks them.
+    bounced, complained, _third = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
+    bounced.suppressed_at, bounced.suppressed_reason = started, (
+        "5.1.1 550 5.1.1 <c0@example.com>: Recipient address rejected: User unknown in virtual "
+        "mailbox table")
+    complained.unsubscribed_at = started
+    DeliveryFactory(client=bounced, attempt=attempt, bounce=Bounce.HARD, bounced_at=started,
+                    bounce_reason=bounced.suppressed_reason)
+    DeliveryFactory(client=complained, attempt=attempt, bounce=Bounce.COMPLAINT, bounced_at=started,
+                    bounce_reason="complaint (abuse) reported by dns; mail.example.net")
     post = PostFactory(author=owner, title="Five habits of good newsletters", body="Text " * 200,
                        published_at=started)
     # The blog list's card with a picture.
