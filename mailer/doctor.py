@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -37,7 +37,8 @@ class Row:
 
 def run_checks() -> list[Row]:
     rows: list[Row] = []
-    for check in (_database, _secret_key, _base_url, _scheduler, _mail_server, _redis, _directories):
+    for check in (_database, _secret_key, _base_url, _scheduler, _mail_server, _bounces, _redis,
+                  _directories):
         rows.extend(check(current_app.config))
     return rows
 
@@ -149,6 +150,33 @@ def _running_programs() -> set[str]:
 
 def _mail_server(config) -> Iterator[Row]:
     yield from (Row(*finding) for finding in probe_mail_server(config))
+
+
+def _bounces(config) -> Iterator[Row]:
+    """Whether what comes back is read: a VERP return path, and the mailbox, when set, opens."""
+    return_path = config.get("MAIL_RETURN_PATH")
+    if not return_path:
+        yield Row("bounces", WARNING, "MAIL_RETURN_PATH is not set: bounces go to each sender's own "
+                  "address and nobody reads them, so dead addresses are mailed for ever",
+                  "set MAIL_RETURN_PATH=bounces@<your domain> and deliver bounces+*@ to "
+                  "`flask bounces read` (a pipe) or to a mailbox set in BOUNCE_MAILBOX_*")
+        return
+    if not config.get("BOUNCE_MAILBOX_HOST"):
+        yield Row("bounces", OK, f"to {return_path} (VERP), read by a pipe to `flask bounces read`")
+        return
+    from mailer.bounces import mailbox
+
+    settings = mailbox.MailboxSettings.from_config(config)
+    settings = replace(settings, timeout=min(settings.timeout, config["MAIL_TIMEOUT"]))
+    try:
+        with mailbox.opened(settings) as box:
+            waiting = len(box.keys())
+    except mailbox.MailboxError as error:
+        yield Row("bounce mailbox", FAILURE, str(error),
+                  "check BOUNCE_MAILBOX_HOST, _PORT, _SECURITY, _USER and _PASSWORD")
+        return
+    yield Row("bounce mailbox", OK, f"{settings.where}: {waiting} message(s) in "
+              f"{settings.folder}, read every {config['BOUNCE_FETCH_MINUTES']} min")
 
 
 def _redis(config) -> Iterator[Row]:

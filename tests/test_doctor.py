@@ -54,13 +54,14 @@ def running_scheduler(tmp_path, database_url):
 
 def test_a_healthy_install_is_all_ok(scheduled_app, smtp_sink, private_redis, running_scheduler):
     redis_url, _client, _process = private_redis
-    app = scheduled_app(MAIL_PORT=smtp_sink.port, REDIS_URL=redis_url)
+    app = scheduled_app(MAIL_PORT=smtp_sink.port, REDIS_URL=redis_url,
+                        MAIL_RETURN_PATH="bounces@mailer.test")
 
     code, rows, output = doctor(app)
 
     assert code == 0, output
     assert {status for status, _seen in rows.values()} == {"ok"}, output
-    assert rows["database"][1].startswith("postgresql ") and "migrations current (0004)" in rows["database"][1]
+    assert rows["database"][1].startswith("postgresql ") and "migrations current (0005)" in rows["database"][1]
     assert rows["scheduler"][1].startswith("flask scheduler running")
     assert "8BITMIME" in rows["mail server"][1] and "SMTPUTF8" in rows["mail server"][1]
     assert rows["Redis"] == ("ok", redis_url)
@@ -110,7 +111,7 @@ def test_nothing_listening_redis_down_and_an_old_schema_are_failures(app, make_a
     code, rows, output = doctor(app, "--problems-only")
 
     assert code == 1
-    assert rows["database"] == ("failure", f"sqlite {tmp_path / 'empty.db'}: schema at nothing, code at 0004")
+    assert rows["database"] == ("failure", f"sqlite {tmp_path / 'empty.db'}: schema at nothing, code at 0005")
     assert "fix: run: flask db upgrade" in output
     assert rows["mail server"][1].endswith("connection refused")
     assert rows["Redis"][0] == "failure"
@@ -143,3 +144,21 @@ def test_strong_key_and_https_pass_in_production(make_app, smtp_sink, cron_daemo
 
     assert rows["SECRET_KEY"] == ("ok", f"{len(STRONG_KEY)} characters")
     assert rows["BASE_URL"] == ("ok", "https://mail.example.com")
+
+
+def test_bounces_nobody_reads_are_a_warning_and_the_bounce_mailbox_is_opened(scheduled_app, smtp_sink,
+                                                                            bounce_world):
+    dovecot = bounce_world.dovecot
+    mailbox = {"MAIL_RETURN_PATH": "bounces@mailer.test", "BOUNCE_MAILBOX_HOST": "127.0.0.1",
+               "BOUNCE_MAILBOX_PORT": dovecot.imap_port, "BOUNCE_MAILBOX_SECURITY": "none",
+               "BOUNCE_MAILBOX_USER": dovecot.bounce_user,
+               "BOUNCE_MAILBOX_PASSWORD": dovecot.bounce_password}
+
+    unread = doctor(scheduled_app(MAIL_PORT=smtp_sink.port))[1]["bounces"]
+    opened = doctor(scheduled_app(MAIL_PORT=smtp_sink.port, **mailbox))[1]["bounce mailbox"]
+    refused = doctor(scheduled_app(MAIL_PORT=smtp_sink.port,
+                                   **{**mailbox, "BOUNCE_MAILBOX_PASSWORD": "wrong"}))[1]["bounce mailbox"]
+
+    assert unread[0] == "warning" and "nobody reads them" in unread[1]
+    assert opened[0] == "ok" and opened[1].startswith(f"imap bounces@127.0.0.1:{dovecot.imap_port}: 0 message")
+    assert refused[0] == "failure" and "login refused" in refused[1]
