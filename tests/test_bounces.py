@@ -394,3 +394,16 @@ def test_the_mailing_page_says_why_it_paused_itself(client, db, owner):
     page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
     assert ("Paused: 63% of the first 200 letters were refused — check the addresses or the "
             "mail server") in page
+
+
+def test_bounces_stats_counts_what_was_recorded_and_what_was_ignored(bounce_app, db, owner):
+    delivery, address = letter(db, owner)
+    intake.take(dsn(address, delivery.email), source="stdin")
+    intake.take(dsn(verp_address(delivery.attempt_id, delivery.client_id, "forger"), delivery.email),
+                source="stdin")
+    intake.take(b"", source="stdin")
+
+    output = bounce_app.test_cli_runner().invoke(args=["bounces", "stats"]).output
+
+    assert output.splitlines() == ["last 30 days: 1 forged, 1 recorded, 1 unreadable",
+                                   "recorded: 1 hard"]

@@ -185,5 +185,18 @@ def _log(source: str, source_key: str | None, message_id: str | None, outcome: B
     return Intake(outcome, line, kind, delivery_id)
 
 
+def counts(days: int) -> tuple[list[tuple[BounceOutcome, int]], list[tuple[Bounce, int]]]:
+    """Messages read in the last ``days``, per outcome, and the bounces recorded, per kind."""
+    since = utcnow() - timedelta(days=days)
+    outcomes = db.session.execute(
+        sa.select(BounceMessage.outcome, sa.func.count()).where(BounceMessage.received_at >= since)
+        .group_by(BounceMessage.outcome).order_by(BounceMessage.outcome)).all()
+    kinds = db.session.execute(
+        sa.select(BounceMessage.kind, sa.func.count())
+        .where(BounceMessage.received_at >= since, BounceMessage.outcome == BounceOutcome.RECORDED)
+        .group_by(BounceMessage.kind).order_by(BounceMessage.kind)).all()
+    return [tuple(row) for row in outcomes], [tuple(row) for row in kinds]
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())

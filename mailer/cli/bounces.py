@@ -48,6 +48,20 @@ def read_command(recipient: str | None):
     raise SystemExit(EX_OK if result.recorded else EX_DATAERR)
 
 
+@bounces.command("stats")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
+              help="How far back to count.")
+@with_appcontext
+def stats_command(days: int):
+    """What reached the bounce address lately: how many messages of each outcome (recorded,
+    duplicate, not a bounce, unknown, forged, unreadable) and of each kind recorded."""
+    outcomes, kinds = intake.counts(days)
+    click.echo(f"last {days} days: " + (", ".join(
+        f"{count} {outcome.value.replace('_', ' ')}" for outcome, count in outcomes) or "nothing read"))
+    if kinds:
+        click.echo("recorded: " + ", ".join(f"{count} {kind.value}" for kind, count in kinds))
+
+
 @bounces.command("fetch")
 @with_appcontext
 def fetch_command():
