@@ -17,11 +17,17 @@ from hypothesis import strategies as st
 
 from mailer.bounces import intake, verp
 from mailer.delivery.engine import run_mailing
-from mailer.models import (Bounce, BounceMessage, BounceOutcome, Client,
-                           Delivery, MailingStatus, utcnow)
+from mailer.models import (
+    Bounce,
+    BounceMessage,
+    BounceOutcome,
+    Client,
+    Delivery,
+    MailingStatus,
+    utcnow,
+)
 from tests.bounce_corpus import SAMPLES, Sample, read
-from tests.factories import (AttemptFactory, ClientFactory, DeliveryFactory,
-                             MailingFactory)
+from tests.factories import AttemptFactory, ClientFactory, DeliveryFactory, MailingFactory
 from tests.workspace import make_mailing
 
 RETURN_PATH = "bounces@mailer.test"

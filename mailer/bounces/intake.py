@@ -27,8 +27,16 @@ from flask import current_app
 from mailer.bounces import reports, verp
 from mailer.bounces.reports import Report
 from mailer.extensions import db
-from mailer.models import (Attempt, Bounce, BounceMessage, BounceOutcome,
-                           Client, Delivery, Mailing, utcnow)
+from mailer.models import (
+    Attempt,
+    Bounce,
+    BounceMessage,
+    BounceOutcome,
+    Client,
+    Delivery,
+    Mailing,
+    utcnow,
+)
 
 # Headers a delivering server writes with the envelope recipient (the VERP address).
 _ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To",

@@ -30,13 +30,20 @@ from sqlalchemy.exc import IntegrityError
 from mailer import lifecycle, schedule
 from mailer.bounces import verp
 from mailer.delivery import compose, reasons
-from mailer.delivery.sender import (SendOutcome, ServerUnavailable,
-                                    SmtpSession, SmtpSettings)
+from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
 from mailer.extensions import db
 from mailer.message_template import TemplateProblem
-from mailer.models import (Attempt, AttemptStatus, Client, Delivery,
-                           DeliveryStatus, Mailing, User, mailing_clients,
-                           utcnow)
+from mailer.models import (
+    Attempt,
+    AttemptStatus,
+    Client,
+    Delivery,
+    DeliveryStatus,
+    Mailing,
+    User,
+    mailing_clients,
+    utcnow,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1

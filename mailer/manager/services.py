@@ -7,8 +7,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from mailer.extensions import db
-from mailer.models import (SENDING_STATUSES, Attempt, Bounce, Client, Delivery,
-                           Mailing, MailingStatus, User)
+from mailer.models import (
+    SENDING_STATUSES,
+    Attempt,
+    Bounce,
+    Client,
+    Delivery,
+    Mailing,
+    MailingStatus,
+    User,
+)
 from mailer.search import contains
 
 PER_PAGE = 25

@@ -18,8 +18,18 @@ from flask_babel import get_timezone
 from flask_babel import lazy_gettext as _l
 
 from mailer.extensions import db
-from mailer.models import (Attempt, AttemptStatus, Bounce, Client, Delivery,
-                           Mailing, Message, User, mailing_clients, utcnow)
+from mailer.models import (
+    Attempt,
+    AttemptStatus,
+    Bounce,
+    Client,
+    Delivery,
+    Mailing,
+    Message,
+    User,
+    mailing_clients,
+    utcnow,
+)
 
 PER_PAGE = 25
 EXPORT_BATCH = 500
