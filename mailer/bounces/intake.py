@@ -86,12 +86,12 @@ def take(raw: bytes, *, source: str, source_key: str | None = None,
     if search.found is None:
         outcome = BounceOutcome.FORGED if search.forged else BounceOutcome.UNKNOWN
         why = "its token is forged" if search.forged else "it names no letter of ours"
-        return _log(source, source_key, message_id, outcome, f"ignored: a {report.kind.value} "
-                    f"bounce, but {why}", report.kind)
+        return _log(source, source_key, message_id, outcome,
+                    f"ignored: {_named(report.kind)}, but {why}", report.kind)
     delivery = _delivery(search.found)
     if delivery is None:
         return _log(source, source_key, message_id, BounceOutcome.UNKNOWN,
-                    f"ignored: a {report.kind.value} bounce for a letter that is not on record",
+                    f"ignored: {_named(report.kind)} about a letter that is not on record",
                     report.kind)
     if _already_recorded(message_id, delivery.id):
         return _log(source, source_key, message_id, BounceOutcome.DUPLICATE,
@@ -99,8 +99,12 @@ def take(raw: bytes, *, source: str, source_key: str | None = None,
     report = reports.read(message, for_address=delivery.email)
     effect = _record(delivery, report)
     return _log(source, source_key, message_id, BounceOutcome.RECORDED,
-                f"recorded: {report.kind.value} bounce for {delivery.email} "
+                f"recorded: {_named(report.kind)} about {delivery.email} "
                 f"({report.reason or 'no reason given'}){effect}", report.kind, delivery.id)
+
+
+def _named(kind: Bounce) -> str:
+    return "a complaint" if kind is Bounce.COMPLAINT else f"a {kind.value} bounce"
 
 
 def _parsed(raw: bytes) -> Message | None:
