@@ -8,6 +8,7 @@ are counted.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -424,3 +425,22 @@ def test_bounces_stats_counts_what_was_recorded_and_what_was_ignored(bounce_app,
 
     assert output.splitlines() == ["last 30 days: 1 forged, 1 recorded, 1 unreadable",
                                    "recorded: 1 hard"]
+
+
+def test_the_clients_list_shows_the_suppressed_and_the_unsubscribed_apart(client, db, owner):
+    suppressed_client(db, owner, email="gone@example.com")
+    ClientFactory(owner=owner, email="left@example.com", unsubscribed_at=utcnow())
+    ClientFactory(owner=owner, email="fine@example.com")
+    db.session.commit()
+
+    def listed(url):
+        page = client.get(url).get_data(as_text=True)
+        return sorted(set(re.findall(r"[a-z]+@example\.com", page.split("<tbody>", 1)[-1]))), page
+
+    everyone, page = listed("/clients/")
+    assert everyone == ["fine@example.com", "gone@example.com", "left@example.com"]
+    assert "Suppressed by bounces: 1" in page and "Unsubscribed: 1" in page
+    assert listed("/clients/?show=suppressed")[0] == ["gone@example.com"]
+    assert listed("/clients/?show=unsubscribed")[0] == ["left@example.com"]
+    assert listed("/clients/?show=nonsense")[0] == everyone
+    assert listed("/clients/?show=suppressed&q=fine")[0] == []

@@ -19,8 +19,10 @@ bp.before_request(workspace_only)
 @bp.route("/clients/")
 def list_clients():
     q = request.args.get("q", "").strip()
-    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int))
-    return render_template("clients/list.html", page=page, q=q)
+    shown = request.args.get("show") if request.args.get("show") in services.SHOWN else None
+    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int), shown)
+    return render_template("clients/list.html", page=page, q=q, shown=shown,
+                           skipped=services.skipped_counts(current_user))
 
 
 def _data(form: ClientForm) -> services.ClientData:

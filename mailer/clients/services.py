@@ -118,17 +118,35 @@ def delete_client(client: Client) -> None:
     figures_changed()
 
 
-def _search(owner: User, q: str | None) -> sa.Select:
+# Which of the owner's clients a list shows: the ones mailings skip, and why.
+SHOWN = {
+    "suppressed": Client.suppressed_at.is_not(None),
+    "unsubscribed": Client.unsubscribed_at.is_not(None),
+}
+
+
+def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
     query = sa.select(Client).where(Client.owner_id == owner.id)
     q = (q or "").strip()
     if q:
         query = query.where(contains(q, Client.email, Client.full_name))
+    if shown in SHOWN:
+        query = query.where(SHOWN[shown])
     return query.order_by(Client.email, Client.id)
 
 
-def clients_page(owner: User, q: str | None, page: int):
-    """The owner's clients matching ``q`` (e-mail or name), by e-mail; a Pagination."""
-    return db.paginate(_search(owner, q), page=page, per_page=PER_PAGE, error_out=False)
+def clients_page(owner: User, q: str | None, page: int, shown: str | None = None):
+    """The owner's clients matching ``q`` (e-mail or name), by e-mail, all of them or only
+    those ``shown`` names (a key of SHOWN); a Pagination."""
+    return db.paginate(_search(owner, q, shown), page=page, per_page=PER_PAGE, error_out=False)
+
+
+def skipped_counts(owner: User) -> dict[str, int]:
+    """How many of the owner's clients each SHOWN filter holds, in one query."""
+    row = db.session.execute(
+        sa.select(*[sa.func.count().filter(condition).label(name) for name, condition in SHOWN.items()])
+        .where(Client.owner_id == owner.id)).one()
+    return dict(row._mapping)
 
 
 @dataclass(frozen=True)
