@@ -88,14 +88,8 @@ def _feedback_report(message: Message) -> Report | None:
 
 
 def _quoted_recipient(message: Message) -> str | None:
-    for content_type in ("message/rfc822", "text/rfc822-headers"):
-        part = _first_part(message, content_type)
-        if part is None:
-            continue
-        headers = _quoted_headers(part)
-        if headers is not None and headers.get("To"):
-            return _address(str(headers["To"]))
-    return None
+    headers = quoted_headers(message)
+    return _address(str(headers["To"])) if headers is not None and headers.get("To") else None
 
 
 def quoted_headers(message: Message) -> Message | None:
