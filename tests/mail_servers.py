@@ -59,6 +59,7 @@ POSTFIX_MASTER = Path("/usr/lib/postfix/sbin/master")
 POSTFIX_COMMAND = Path("/usr/sbin/postfix")
 POSTCONF = Path("/usr/sbin/postconf")
 POSTSUPER = Path("/usr/sbin/postsuper")
+POSTQUEUE = Path("/usr/sbin/postqueue")
 VIRTUAL_MAILBOX_OWNER = "nobody"  # the virtual delivery agent refuses uids below 100
 
 EXIM_PACKAGE = "exim4-daemon-light"
@@ -414,6 +415,11 @@ class PostfixServer(_MailServer):
         received.envelope_from = str(return_path).strip("<>") if return_path is not None else None
         received.envelope_to = [str(delivered_to)] if delivered_to is not None else []
         return received
+
+    def flush(self) -> None:
+        """Try every deferred message again now, as an administrator's ``postqueue -f`` does."""
+        subprocess.run([str(POSTQUEUE), "-c", str(self.config_directory), "-f"],
+                       capture_output=True, env=self._environment(), timeout=STOP_TIMEOUT)
 
     def clear(self) -> None:
         """Forget what was received: drop whatever is still queued, then empty the Maildir."""

@@ -83,7 +83,7 @@ def test_alice_gets_the_message_itself(bounce_world):
 def test_a_temporary_refusal_brings_a_delayed_report(bounce_world):
     send(bounce_world, "soft@dest.test")
 
-    [raw] = bounce_world.wait_for_bounces(1)
+    [raw] = bounce_world.wait_for_bounces(1, nudge=True)
 
     fields = report(parsed(raw))
     assert fields["Final-Recipient"] == "rfc822; soft@dest.test"
