@@ -75,6 +75,5 @@ def run(config) -> tuple[int, str]:
         return 1, f"cannot read the mailbox: {error}"
     except SQLAlchemyError as error:
         db.session.rollback()
-        cause = getattr(error, "orig", None) or error
-        return 1, f"database error: {' '.join(str(cause).split())}"
+        return 1, f"database error: {intake.database_problem(error)}"
     return 0, f"{settings.where}: {report}"

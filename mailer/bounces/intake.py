@@ -73,31 +73,32 @@ def take(raw: bytes, *, source: str, source_key: str | None = None,
     if message is None:
         return _log(source, source_key, None, BounceOutcome.UNREADABLE,
                     "refused: empty" if not raw.strip() else "refused: not an e-mail message")
-    message_id = _one_line(str(message.get("Message-ID") or ""))[:255] or None
+    message_id = " ".join(str(message.get("Message-ID") or "").split())[:255] or None
     try:
-        report = reports.read(message)
+        search = verp.find(current_app.config["SECRET_KEY"], _token_places(message, recipient))
+        found = _delivery(search.found) if search.found else None
+        # Read once, about the letter's own address when a DSN names several.
+        report = reports.read(message, for_address=found[0].email if found else None)
     except (LookupError, ValueError, TypeError, UnicodeError) as error:
         return _log(source, source_key, message_id, BounceOutcome.UNREADABLE,
                     f"refused: malformed message ({type(error).__name__}: {error})"[:300])
     if not report.is_bounce:
         return _log(source, source_key, message_id, BounceOutcome.NOT_BOUNCE,
                     "ignored: not a bounce or a complaint (no failure reported in it)")
-    search = verp.find(current_app.config["SECRET_KEY"], _token_places(message, recipient))
     if search.found is None:
         outcome = BounceOutcome.FORGED if search.forged else BounceOutcome.UNKNOWN
         why = "its token is forged" if search.forged else "it names no letter of ours"
         return _log(source, source_key, message_id, outcome,
                     f"ignored: {_named(report.kind)}, but {why}", report.kind)
-    delivery = _delivery(search.found)
-    if delivery is None:
+    if found is None:
         return _log(source, source_key, message_id, BounceOutcome.UNKNOWN,
                     f"ignored: {_named(report.kind)} about a letter that is not on record",
                     report.kind)
+    delivery, client = found
     if _already_recorded(message_id, delivery.id):
         return _log(source, source_key, message_id, BounceOutcome.DUPLICATE,
                     f"already recorded: this report about {delivery.email}", report.kind, delivery.id)
-    report = reports.read(message, for_address=delivery.email)
-    effect = _record(delivery, report)
+    effect = _record(delivery, client, report)
     return _log(source, source_key, message_id, BounceOutcome.RECORDED,
                 f"recorded: {_named(report.kind)} about {delivery.email} "
                 f"({report.reason or 'no reason given'}){effect}", report.kind, delivery.id)
@@ -127,16 +128,16 @@ def _token_places(message: Message, recipient: str | None) -> list[str]:
     return places + reports.quoted_token_lines(message)
 
 
-def _delivery(token: verp.Token) -> Delivery | None:
-    """The delivery the token names, if its client and its mailing have the same owner."""
-    return db.session.scalar(
-        sa.select(Delivery)
+def _delivery(token: verp.Token) -> tuple[Delivery, Client] | None:
+    """The delivery the token names and its client, if client and mailing have one owner."""
+    return db.session.execute(
+        sa.select(Delivery, Client)
         .join(Attempt, Attempt.id == Delivery.attempt_id)
         .join(Mailing, Mailing.id == Attempt.mailing_id)
         .join(Client, Client.id == Delivery.client_id)
         .where(Delivery.attempt_id == token.attempt_id, Delivery.client_id == token.client_id,
                Client.owner_id == Mailing.owner_id)
-    )
+    ).first()
 
 
 def _already_recorded(message_id: str | None, delivery_id: int) -> bool:
@@ -147,14 +148,11 @@ def _already_recorded(message_id: str | None, delivery_id: int) -> bool:
         BounceMessage.outcome == BounceOutcome.RECORDED)))
 
 
-def _record(delivery: Delivery, report: Report) -> str:
+def _record(delivery: Delivery, client: Client, report: Report) -> str:
     """Write the bounce on the delivery and act on its client; what was done, for the line."""
     now = utcnow()
     if _RANK[report.kind] >= _RANK[delivery.bounce]:
         delivery.bounce, delivery.bounce_reason, delivery.bounced_at = report.kind, report.reason, now
-    client = db.session.get(Client, delivery.client_id) if delivery.client_id else None
-    if client is None:
-        return ""
     if report.kind is Bounce.COMPLAINT:
         if client.unsubscribed_at is None:
             client.unsubscribed_at = now
@@ -210,5 +208,6 @@ def counts(days: int) -> tuple[list[tuple[BounceOutcome, int]], list[tuple[Bounc
     return [tuple(row) for row in outcomes], [tuple(row) for row in kinds]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def database_problem(error: Exception) -> str:
+    """A database error on one line, the driver's own words when it has them."""
+    return " ".join(str(getattr(error, "orig", None) or error).split())

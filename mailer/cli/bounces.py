@@ -41,8 +41,7 @@ def read_command(recipient: str | None):
         result = intake.take(raw, source="stdin", recipient=recipient)
     except SQLAlchemyError as error:
         db.session.rollback()
-        cause = getattr(error, "orig", None) or error
-        click.echo(f"database error, try again later: {' '.join(str(cause).split())}")
+        click.echo(f"database error, try again later: {intake.database_problem(error)}")
         raise SystemExit(EX_TEMPFAIL) from None
     click.echo(result.line)
     raise SystemExit(EX_OK if result.recorded else EX_DATAERR)

@@ -40,10 +40,10 @@ def mailings_page(status: MailingStatus | None, owner_q: str, page: int):
 class UserRow:
     user: User
     clients: int
+    suppressed: int  # clients no mailing sends to since their letters bounced
     mailings: int
     active_mailings: int
-    suppressed: int = 0  # clients no mailing sends to since their letters bounced
-    complaints: int = 0  # letters their recipients reported as spam
+    complaints: int  # letters their recipients reported as spam
 
 
 def users_page(q: str, page: int):
@@ -68,7 +68,7 @@ def users_page(q: str, page: int):
         sa.select(Mailing.owner_id, sa.func.count(),
                   sa.func.count().filter(Mailing.status.in_(SENDING_STATUSES)))
         .where(Mailing.owner_id.in_(ids)).group_by(Mailing.owner_id)).all()} if ids else {}
-    rows = [UserRow(user, clients.get(user.id, (0, 0))[0], *mailings.get(user.id, (0, 0)),
-                    suppressed=clients.get(user.id, (0, 0))[1], complaints=complaints.get(user.id, 0))
+    rows = [UserRow(user, *clients.get(user.id, (0, 0)), *mailings.get(user.id, (0, 0)),
+                    complaints.get(user.id, 0))
             for user in pagination.items]
     return pagination, rows
