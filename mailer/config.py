@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from mailer.delivery import host_slots
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the checkout (site-packages once installed)
 # Where instance/ (SQLite, logs, uploads, the sink) and scripts/ live: the checkout, or, for an
 # install with `pip install .`, MAILER_HOME (set in the environment, e.g. /var/lib/mailer).
@@ -114,6 +116,21 @@ def _ratio(name: str, default: float) -> float:
     return ratio
 
 
+MAIL_RATES = ("MAIL_RATE_PER_SECOND", "MAIL_RATE_PER_MINUTE", "MAIL_RATE_PER_HOUR")
+_RATE_HELP = "a positive number of letters, such as 20 or 0.5 (empty: no limit)"
+
+
+def _rate(name: str) -> float | None:
+    """Letters the mail relay takes per second, minute or hour; None (unset or empty): no limit."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be {_RATE_HELP}, got {value!r}") from None
+
+
 def settings_from_env() -> dict:
     """Read the environment into a Flask config mapping (validation happens in ``check``)."""
     load_env_file()
@@ -155,6 +172,9 @@ def settings_from_env() -> dict:
         "DKIM_SELECTOR": os.environ.get("DKIM_SELECTOR") or None,
         "DKIM_PRIVATE_KEY_FILE": os.environ.get("DKIM_PRIVATE_KEY_FILE") or None,
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        "MAIL_RATE_PER_SECOND": _rate("MAIL_RATE_PER_SECOND"),
+        "MAIL_RATE_PER_MINUTE": _rate("MAIL_RATE_PER_MINUTE"),
+        "MAIL_RATE_PER_HOUR": _rate("MAIL_RATE_PER_HOUR"),
         "MAIL_SUPPRESS_SEND": False,
         "MAIL_SINK_DIR": _path("MAIL_SINK_DIR", INSTANCE_PATH / "mail"),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "UTC"),
@@ -188,6 +208,7 @@ def settings_from_env() -> dict:
         "MAILING_LEASE_SECONDS": _int("MAILING_LEASE_SECONDS", 600),
         "MAILING_MAX_FAILURE_RATIO": _ratio("MAILING_MAX_FAILURE_RATIO", 0.5),
         "MAILING_MIN_SAMPLE": _int("MAILING_MIN_SAMPLE", 100),
+        "MAILING_MAX_PARALLEL": _int("MAILING_MAX_PARALLEL", host_slots.default_parallel()),
         "BOUNCE_SOFT_LIMIT": _int("BOUNCE_SOFT_LIMIT", 3),
         "BOUNCE_SOFT_DAYS": _int("BOUNCE_SOFT_DAYS", 30),
         "BOUNCE_MAX_BYTES": _int("BOUNCE_MAX_KB", 10240) * 1024,
@@ -232,6 +253,12 @@ def check(config: dict) -> None:
                           f"got {config['MAIL_PORT']}")
     if config["MAIL_TIMEOUT"] <= 0:
         raise ConfigError("MAIL_TIMEOUT must be a positive number of seconds")
+    for name in MAIL_RATES:
+        rate = config.get(name)
+        is_number = isinstance(rate, (int, float)) and not isinstance(rate, bool)
+        # NaN fails both comparisons; no limit is said by leaving it empty, not by infinity.
+        if rate is not None and not (is_number and 0 < rate < float("inf")):
+            raise ConfigError(f"{name} must be {_RATE_HELP}, got {rate!r}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", config.get("MAILER_INSTANCE") or ""):
         raise ConfigError("MAILER_INSTANCE must be letters, digits, '.', '_' or '-' (it names "
                           "this install in its crontab lines)")
@@ -248,6 +275,9 @@ def check(config: dict) -> None:
         raise ConfigError("MAILING_LEASE_SECONDS must be at least 1")
     if config["MAILING_MIN_SAMPLE"] < 1:
         raise ConfigError("MAILING_MIN_SAMPLE must be at least 1")
+    if config["MAILING_MAX_PARALLEL"] < 1:
+        raise ConfigError("MAILING_MAX_PARALLEL must be at least 1 (how many sending processes "
+                          "one host runs at once)")
     _check_bounces(config)
     _check_scheduler(config)
     if env == "production":

@@ -329,10 +329,9 @@ class Attempt(db.Model):
     failed_count: so.Mapped[int] = so.mapped_column(default=0)
     # True for a send asked for by hand (``force-mail --ignore-schedule``, "send now").
     manual: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
-    # The run that is sending holds the attempt until lease_until and renews it as
-    # it goes; a run that died lets the lease lapse and the next run takes over.
-    runner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    lease_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    # When its clients were split into batches; None while the occurrence waits for a
+    # worker (a host at MAILING_MAX_PARALLEL hands it over by inserting the row alone).
+    planned_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
     mailing: so.Mapped[Mailing] = so.relationship(back_populates="attempts")
     deliveries: so.WriteOnlyMapped[Delivery] = so.relationship(
@@ -341,6 +340,33 @@ class Attempt(db.Model):
 
     def __repr__(self) -> str:
         return f"<Attempt {self.id} mailing={self.mailing_id} {self.status.value}>"
+
+
+class AttemptBatch(db.Model):
+    """A range of an attempt's clients, sent by whichever worker claims it.
+
+    The clients with ``after_client_id < id <= through_client_id`` (no upper end when
+    ``through_client_id`` is None), so a client added during the send is still
+    covered. A worker holds the batch until ``lease_until`` and renews it with every
+    commit of Delivery rows; a batch whose lease lapsed is taken over by another.
+    """
+
+    __tablename__ = "attempt_batches"
+    __table_args__ = (sa.UniqueConstraint("attempt_id", "after_client_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    attempt_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("attempts.id", ondelete="CASCADE")
+    )
+    after_client_id: so.Mapped[int] = so.mapped_column(sa.Integer)
+    through_client_id: so.Mapped[Optional[int]] = so.mapped_column(sa.Integer)
+    runner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    lease_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    done_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return (f"<AttemptBatch {self.id} attempt={self.attempt_id} "
+                f"({self.after_client_id}, {self.through_client_id}]>")
 
 
 class Delivery(db.Model):
@@ -415,3 +441,44 @@ class Post(db.Model):
 
     def __repr__(self) -> str:
         return f"<Post {self.id} {self.title!r}>"
+
+
+class SendRateClock(db.Model):
+    """One relay's send rate, shared by every worker on every host (delivery/send_rate.py).
+
+    A generic cell rate algorithm: ``next_at`` is the database clock's epoch second
+    at which the bucket is empty again; each letter moves it on by one interval.
+    """
+
+    __tablename__ = "send_rates"
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(255), primary_key=True)
+    next_at: so.Mapped[float] = so.mapped_column(sa.Float, default=0.0)
+
+
+class CronHost(db.Model):
+    """A host that carries this install's cron lines, and when it last brought them in step."""
+
+    __tablename__ = "cron_hosts"
+    __table_args__ = (sa.UniqueConstraint("instance", "machine"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    instance: so.Mapped[str] = so.mapped_column(sa.String(64))
+    machine: so.Mapped[str] = so.mapped_column(sa.String(255))
+    crontab: so.Mapped[str] = so.mapped_column(sa.String(1000))
+    scripts_dir: so.Mapped[str] = so.mapped_column(sa.String(1000))
+    lines: so.Mapped[int] = so.mapped_column(default=0)
+    synced_version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    synced_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    seen_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScheduleVersion(db.Model):
+    """One row whose ``version`` goes up with every committed change of what cron must run,
+    so a host's per-minute sync can tell in one read that nothing changed."""
+
+    __tablename__ = "schedule_version"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, default=1)
+    version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    changed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())

@@ -145,7 +145,7 @@ def test_env_example_documents_every_setting():
     source = (ROOT / "mailer" / "config.py").read_text()
     import re
 
-    read = set(re.findall(r'(?:environ\.get|_flag|_int|_path|_delays)\(\s*"([A-Z_]+)"', source)) - {"MAILER_ENV_FILE", "MAILER_HOME"}
+    read = set(re.findall(r'(?:environ\.get|_flag|_int|_path|_delays|_ratio|_rate)\(\s*"([A-Z_]+)"', source)) - {"MAILER_ENV_FILE", "MAILER_HOME"}
     example = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z_]+)=", example, flags=re.M))
 

@@ -9,7 +9,7 @@ from flask_migrate import upgrade
 from mailer import create_app
 from mailer.delivery.cron_entry import nothing_to_do
 from mailer.extensions import db as _db
-from mailer.models import Attempt, AttemptStatus, Mailing, MailingStatus
+from mailer.models import Attempt, AttemptBatch, AttemptStatus, Mailing, MailingStatus
 from tests.factories import AttemptFactory
 from tests.workspace import make_mailing
 
@@ -27,14 +27,25 @@ def arrange(db, make_user):
         "paused": make_mailing(db, owner, start=DUE, status=MailingStatus.PAUSED).id,
         "owner blocked": make_mailing(db, blocked, start=DUE).id,
         "done": make_mailing(db, owner, start=DUE).id,
-        "leased": make_mailing(db, owner, start=DUE).id,
-        "lease lapsed": make_mailing(db, owner, start=DUE).id,
+        "every batch held": make_mailing(db, owner, start=DUE).id,
+        "a batch lapsed": make_mailing(db, owner, start=DUE).id,
+        "a batch never taken": make_mailing(db, owner, start=DUE).id,
+        "handed over": make_mailing(db, owner, start=DUE).id,
     }
+    # Each sending attempt has a batch done and one in the state its name says.
     for state, status, lease in (("done", AttemptStatus.SUCCESS, None),
-                                 ("leased", AttemptStatus.SENDING, NOW + timedelta(minutes=5)),
-                                 ("lease lapsed", AttemptStatus.SENDING, NOW - timedelta(minutes=5))):
-        AttemptFactory(mailing=db.session.get(Mailing, ids[state]), occurrence_at=DUE, status=status,
-                       lease_until=lease)
+                                 ("every batch held", AttemptStatus.SENDING, NOW + timedelta(minutes=5)),
+                                 ("a batch lapsed", AttemptStatus.SENDING, NOW - timedelta(minutes=5)),
+                                 ("a batch never taken", AttemptStatus.SENDING, None)):
+        attempt = AttemptFactory(mailing=db.session.get(Mailing, ids[state]), occurrence_at=DUE,
+                                 status=status, planned_at=NOW)
+        db.session.flush()
+        db.session.add_all([
+            AttemptBatch(attempt_id=attempt.id, after_client_id=0, through_client_id=10, done_at=NOW),
+            AttemptBatch(attempt_id=attempt.id, after_client_id=10, lease_until=lease,
+                         runner=lease and "host:1:abcd", done_at=NOW if status is AttemptStatus.SUCCESS else None),
+        ])
+    AttemptFactory(mailing=db.session.get(Mailing, ids["handed over"]), occurrence_at=DUE)
     db.session.commit()
     return ids
 
@@ -45,8 +56,10 @@ EXPECTED = {
     "paused": None,          # the full run says why and cron sync drops the line
     "owner blocked": None,
     "done": "send is already done",
-    "leased": "another run is sending",
-    "lease lapsed": None,    # taken over by the full run
+    "every batch held": "another run is sending",
+    "a batch lapsed": None,  # taken over by the full run
+    "a batch never taken": None,  # the full run joins the send
+    "handed over": None,     # a full host left it to the database: the full run plans it
     "missing": None,
 }
 
@@ -93,7 +106,7 @@ def test_on_sqlite_through_sqlalchemy_core(sqlite_db):
     ids = arrange(db, make_user)
     got = answers(url, ids)
     assert all(matches(got[state], EXPECTED[state]) for state in EXPECTED), got
-    assert db.session.scalar(sa.select(sa.func.count(Attempt.id))) == 3
+    assert db.session.scalar(sa.select(sa.func.count(Attempt.id))) == 5
 
 
 def test_the_scripts_quick_look_sends_in_the_same_statuses_as_the_app():

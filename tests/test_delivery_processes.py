@@ -185,7 +185,7 @@ def test_force_mail_says_what_it_did_in_one_line(runner, db, owner, smtp_sink):
     assert forced.output.startswith(f"mailing {mailing.id}: success, sent 2, failed 0")
     assert (missing.exit_code, missing.output.strip()) == (2, "mailing 424242 does not exist")
     assert not_a_number.exit_code == 2 and "must be a whole number" in not_a_number.output
-    assert both.exit_code == 2 and "not both" in both.output
+    assert both.exit_code == 2 and "use one of --ignore-schedule, --resume and --join" in both.output
     assert len(smtp_sink.wait_for(2)) == 2
 
 

@@ -22,23 +22,27 @@ _SEVERITY = {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2, EXIT_BAD_ID: 3}
                    "or blocked-owner mailings).")
 @click.option("--resume", is_flag=True,
               help="Finish the latest occurrence: send to the clients it has not reached.")
+@click.option("--join", is_flag=True,
+              help="Help with the send in progress: take its batches no worker holds, as another "
+                   "host's cron line would.")
 @with_appcontext
-def force_mail(mailing_id: str | None, every: bool, ignore_schedule: bool, resume: bool):
+def force_mail(mailing_id: str | None, every: bool, ignore_schedule: bool, resume: bool,
+               join: bool):
     """Run mailing MAILING_ID (or, with --all, every mailing that may send) now, under the same
     conditions and claims as its cron line.
 
     Prints one line per mailing saying what was done. Exit status: 0 sent (or nothing due),
     1 failed or refused, 2 no such mailing, 3 partly sent; with --all, the worst of them.
     """
-    if ignore_schedule and resume:
-        raise click.UsageError("use --ignore-schedule or --resume, not both")
+    if ignore_schedule + resume + join > 1:
+        raise click.UsageError("use one of --ignore-schedule, --resume and --join")
     if every == (mailing_id is not None):
         raise click.UsageError("name one mailing id, or --all")
     if every:
-        if resume:
-            raise click.UsageError("--resume finishes one mailing's occurrence: name its id")
+        if resume or join:
+            raise click.UsageError("--resume and --join work on one mailing's send: name its id")
         ids = db.session.scalars(sa.select(Mailing.id).where(Mailing.may_send).order_by(Mailing.id)).all()
-        codes = [_run(number, ignore_schedule, resume=False) for number in ids]
+        codes = [_run(number, ignore_schedule=ignore_schedule) for number in ids]
         if not ids:
             click.echo("no mailing may send now")
         raise SystemExit(max(codes, key=_SEVERITY.get, default=EXIT_OK))
@@ -47,10 +51,10 @@ def force_mail(mailing_id: str | None, every: bool, ignore_schedule: bool, resum
     except ValueError:
         click.echo(f"mailing id must be a whole number, got {mailing_id!r}", err=True)
         raise SystemExit(EXIT_BAD_ID) from None
-    raise SystemExit(_run(number, ignore_schedule, resume))
+    raise SystemExit(_run(number, ignore_schedule=ignore_schedule, resume=resume, join=join))
 
 
-def _run(mailing_id: int, ignore_schedule: bool, resume: bool) -> int:
-    result = run_mailing(mailing_id, ignore_schedule=ignore_schedule, resume=resume)
+def _run(mailing_id: int, **how: bool) -> int:
+    result = run_mailing(mailing_id, **how)
     click.echo(result.line)
     return result.exit_code

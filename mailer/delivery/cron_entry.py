@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mailer import config, schedule
+from mailer.delivery import host_slots
 
 def _say(line: str) -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} {line}", flush=True)
@@ -44,11 +46,21 @@ class _Postgres:
             " FROM mailings m JOIN users u ON u.id = m.owner_id WHERE m.id = %s", (mailing_id,)
         ).fetchone()
 
-    def attempt(self, mailing_id: int, occurrence: datetime):
+    def attempt(self, mailing_id: int, occurrence: datetime, now: datetime):
         return self.connection.execute(
-            "SELECT status, lease_until FROM attempts WHERE mailing_id = %s AND occurrence_at = %s",
-            (mailing_id, occurrence),
+            "SELECT a.status, a.planned_at IS NOT NULL, EXISTS (SELECT 1 FROM attempt_batches b"
+            " WHERE b.attempt_id = a.id AND b.done_at IS NULL"
+            " AND (b.lease_until IS NULL OR b.lease_until < %s))"
+            " FROM attempts a WHERE a.mailing_id = %s AND a.occurrence_at = %s",
+            (now, mailing_id, occurrence),
         ).fetchone()
+
+    def hand_over(self, mailing_id: int, occurrence: datetime, now: datetime) -> None:
+        self.connection.execute(
+            "INSERT INTO attempts (mailing_id, occurrence_at, started_at, status, server_response,"
+            " sent_count, failed_count, manual) VALUES (%s, %s, %s, 'sending', '', 0, 0, false)"
+            " ON CONFLICT (mailing_id, occurrence_at) DO NOTHING", (mailing_id, occurrence, now))
+        self.connection.commit()
 
 
 @contextmanager
@@ -83,8 +95,16 @@ class _Core:
         self.users = sa.Table("users", metadata, sa.Column("id", sa.Integer), sa.Column("active", sa.Boolean))
         self.attempts = sa.Table(
             "attempts", metadata,
-            sa.Column("mailing_id", sa.Integer), sa.Column("occurrence_at", UTCDateTime),
-            sa.Column("status", sa.String), sa.Column("lease_until", UTCDateTime),
+            sa.Column("id", sa.Integer), sa.Column("mailing_id", sa.Integer),
+            sa.Column("occurrence_at", UTCDateTime), sa.Column("started_at", UTCDateTime),
+            sa.Column("status", sa.String), sa.Column("server_response", sa.Text),
+            sa.Column("sent_count", sa.Integer), sa.Column("failed_count", sa.Integer),
+            sa.Column("manual", sa.Boolean), sa.Column("planned_at", UTCDateTime),
+        )
+        self.batches = sa.Table(
+            "attempt_batches", metadata,
+            sa.Column("attempt_id", sa.Integer), sa.Column("done_at", UTCDateTime),
+            sa.Column("lease_until", UTCDateTime),
         )
 
     def mailing(self, mailing_id: int):
@@ -94,12 +114,20 @@ class _Core:
             .join_from(self.mailings, self.users, u.id == m.owner_id).where(m.id == mailing_id)
         ).first()
 
-    def attempt(self, mailing_id: int, occurrence: datetime):
-        a = self.attempts.c
+    def attempt(self, mailing_id: int, occurrence: datetime, now: datetime):
+        sa, a, b = self.sa, self.attempts.c, self.batches.c
+        free = sa.exists().where(b.attempt_id == a.id, b.done_at.is_(None),
+                                 sa.or_(b.lease_until.is_(None), b.lease_until < now))
         return self.connection.execute(
-            self.sa.select(a.status, a.lease_until)
+            sa.select(a.status, a.planned_at.is_not(None), free)
             .where(a.mailing_id == mailing_id, a.occurrence_at == occurrence)
         ).first()
+
+    def hand_over(self, mailing_id: int, occurrence: datetime, now: datetime) -> None:
+        self.connection.execute(self.sa.insert(self.attempts).prefix_with("OR IGNORE").values(
+            mailing_id=mailing_id, occurrence_at=occurrence, started_at=now, status="sending",
+            server_response="", sent_count=0, failed_count=0, manual=False))
+        self.connection.commit()
 
 
 @contextmanager
@@ -125,42 +153,75 @@ def _database(database_url: str):
 SENDING_STATUS_VALUES = ("created", "running")
 
 
-def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
-    """Why this run can exit at once, or None when the full run is needed."""
+@dataclass(frozen=True)
+class Look:
+    """The quick look's verdict: why the run can exit at once (None: the full run is needed),
+    and the occurrence due, if any."""
+
+    reason: str | None
+    due: datetime | None = None
+
+
+def look(database_url: str, mailing_id: int, now: datetime) -> Look:
     with _database(database_url) as database:
         mailing = database.mailing(mailing_id)
         if mailing is None:
-            return None  # the full run reports it (and cron sync removes the line)
+            return Look(None)  # the full run reports it (and cron sync removes the line)
         status, frequency, zone, start_at, end_at, owner_active = mailing
         if status not in SENDING_STATUS_VALUES or not owner_active:
-            return None
+            return Look(None)
         args = (_utc(start_at), _utc(end_at), frequency, zone)
         due = schedule.latest_due(*args, now)
         if due is None:
-            return f"mailing {mailing_id}: not due yet"
+            return Look(f"mailing {mailing_id}: not due yet")
         if not schedule.has_occurrence_after(*args, now):
-            return None  # the last occurrence: the full run closes the mailing
-        attempt = database.attempt(mailing_id, due)
+            return Look(None, due)  # the last occurrence: the full run closes the mailing
+        attempt = database.attempt(mailing_id, due, now)
     if attempt is None:
-        return None
-    status, lease_until = attempt[0], _utc(attempt[1])
+        return Look(None, due)
+    status, planned, anything_free = attempt
+    when = f"{due:%Y-%m-%d %H:%M} UTC"
     if status != "sending":
-        return f"mailing {mailing_id}: the {due:%Y-%m-%d %H:%M} UTC send is already done"
-    if lease_until is not None and lease_until > now:
-        return f"mailing {mailing_id}: another run is sending the {due:%Y-%m-%d %H:%M} UTC send"
-    return None
+        return Look(f"mailing {mailing_id}: the {when} send is already done")
+    if planned and not anything_free:
+        return Look(f"mailing {mailing_id}: another run is sending the {when} send")
+    return Look(None, due)
 
 
-def run(mailing_id: int, *, resume: bool = False, ignore_schedule: bool = False) -> int:
-    """The full run inside the app (what ``flask force-mail`` does)."""
+def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
+    """Why this run can exit at once, or None when the full run is needed."""
+    return look(database_url, mailing_id, now).reason
+
+
+def hand_over(database_url: str, mailing_id: int, occurrence: datetime) -> None:
+    """Leave the occurrence to the running workers: its Attempt, not yet split into batches."""
+    with _database(database_url) as database:
+        database.hand_over(mailing_id, occurrence, datetime.now(timezone.utc))
+
+
+def run(mailing_id: int | None, slots: host_slots.Slots | None = None, *,
+        resume: bool = False, ignore_schedule: bool = False) -> int:
+    """The full run inside the app (what ``flask force-mail`` does); then, holding a slot,
+    every send waiting for a worker. ``mailing_id`` None: only the waiting sends."""
     from mailer import create_app
-    from mailer.delivery.engine import run_mailing
+    from mailer.delivery import engine
 
     app = create_app()
+    code = 0
     with app.app_context():
-        result = run_mailing(mailing_id, resume=resume, ignore_schedule=ignore_schedule)
-    _say(result.line)
-    return result.exit_code
+        if mailing_id is not None:
+            result = engine.run_mailing(mailing_id, resume=resume, ignore_schedule=ignore_schedule)
+            _say(result.line)
+            code = result.exit_code
+        while slots is not None:
+            for result in engine.serve_waiting():
+                _say(result.line)
+            slots.release()
+            # Released first, then looked again: a run that found every slot taken handed its
+            # send over before trying, so either it gets this slot or this look sees its send.
+            if not engine.anything_waiting() or not slots.take():
+                break
+    return code
 
 
 def _is_database_error(error: Exception) -> bool:
@@ -195,12 +256,23 @@ def main(mailing_id, env_file: str | None = None) -> int:
 
     def work() -> int:
         settings = config.settings_from_env()
-        reason = nothing_to_do(settings["SQLALCHEMY_DATABASE_URI"], mailing_id,
-                               datetime.now(timezone.utc))
-        if reason:
-            _say(reason)
+        database_url = settings["SQLALCHEMY_DATABASE_URI"]
+        found = look(database_url, mailing_id, datetime.now(timezone.utc))
+        if found.reason:
+            _say(found.reason)
             return 0
-        return run(mailing_id)
+        slots = host_slots.Slots(config.INSTANCE_PATH / "run",
+                                 settings["MAILER_INSTANCE"], settings["MAILING_MAX_PARALLEL"])
+        with slots:
+            if slots.take():
+                return run(mailing_id, slots)
+            if found.due is not None:
+                hand_over(database_url, mailing_id, found.due)
+            if slots.take():  # a worker left meanwhile
+                return run(None, slots)
+        _say(f"mailing {mailing_id}: this host is sending {slots.count} sends at once; "
+             f"this one waits in the database for the first of them to finish")
+        return 0
 
     return _guarded(mailing_id, work)
 

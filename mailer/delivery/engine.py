@@ -3,12 +3,17 @@
 The cron script and ``flask force-mail`` both end up in ``run_mailing``.
 
 Exactly once: the Attempt row, unique on (mailing, occurrence), is the claim.
-The run that inserts it sends; a second run finds it and leaves, unless the
-first one died: a sending run holds a lease on its attempt and renews it with
-every batch, so once a lease has lapsed the next run takes the attempt over
-and carries on. Clients go out in id order, and each batch's Delivery rows are
-committed together, so a run killed mid-way is resumed without skipping
-anyone and resends at most the one batch it had not recorded.
+The run that inserts it splits the clients into batches (``batches.plan``);
+every run of the same occurrence, on any host, then takes batches nobody holds
+until none is left, so a large send goes as fast as all its workers together.
+Each batch's Delivery rows are committed with the renewal of its lease; a
+worker that dies lets the lease lapse and another takes the batch over, so no
+client is skipped and at most the one batch in flight is sent twice. Whichever
+worker closes the last batch ends the attempt with its counts.
+
+A run whose host is full (``MAILING_MAX_PARALLEL``) hands its occurrence to
+the database instead; ``serve_waiting`` is how running workers pick such sends
+up in turn.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Callable, Iterator
 
@@ -29,7 +34,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mailer import lifecycle, schedule
 from mailer.bounces import verp
-from mailer.delivery import compose, reasons
+from mailer.delivery import batches, compose, reasons
+from mailer.delivery.send_rate import SendRate
 from mailer.delivery.sender import SendOutcome, ServerUnavailable, SmtpSession, SmtpSettings
 from mailer.extensions import db
 from mailer.message_template import TemplateProblem
@@ -41,7 +47,6 @@ from mailer.models import (
     DeliveryStatus,
     Mailing,
     User,
-    mailing_clients,
     utcnow,
 )
 
@@ -81,10 +86,6 @@ def _runner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
 
 
-def _lease() -> timedelta:
-    return timedelta(seconds=current_app.config["MAILING_LEASE_SECONDS"])
-
-
 def _why_not_sending(mailing_id: int) -> str | None:
     """None while the mailing may send (``Mailing.may_send``, read afresh), else why not."""
     status, active, may_send = db.session.execute(
@@ -96,84 +97,123 @@ def _why_not_sending(mailing_id: int) -> str | None:
     return "belongs to a blocked user" if not active else f"is {status.value}"
 
 
+def _why_stop(mailing_id: int, attempt_id: int) -> str | None:
+    """Why a worker must stop mid-send: the mailing may no longer send, or another worker
+    has ended the attempt (its mail server stopped answering, say)."""
+    refusal = _why_not_sending(mailing_id)
+    if refusal:
+        return refusal
+    status = db.session.scalar(sa.select(Attempt.status).where(Attempt.id == attempt_id))
+    db.session.commit()
+    return None if status is AttemptStatus.SENDING else "was ended by another run"
+
+
 def run_mailing(
     mailing_id: int,
     *,
     ignore_schedule: bool = False,
     resume: bool = False,
+    join: bool = False,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
-    """Serve the mailing's latest due occurrence (or, when told, send now / finish the last one)."""
+    """Serve the mailing's latest due occurrence (or, when told, send now / finish the last
+    one / help with the one being sent)."""
     now = now or utcnow()
     mailing = db.session.get(Mailing, mailing_id)
     if mailing is None:
         return RunResult(f"mailing {mailing_id} does not exist", EXIT_BAD_ID)
     refusal = _why_not_sending(mailing.id)
     if refusal:
-        forced = ignore_schedule or resume
+        forced = ignore_schedule or resume or join
         return RunResult(f"mailing {mailing.id} {refusal}: nothing sent",
                          EXIT_FAILED if forced else EXIT_OK)
-    runner = _runner_id()
-    if resume:
-        claimed = _reopen_latest(mailing, runner)
+    if join:
+        claimed = _being_sent(mailing)
+    elif resume:
+        claimed = _reopen_latest(mailing)
     elif ignore_schedule:
-        claimed = _claim(mailing, now.replace(microsecond=0), runner, manual=True)
+        claimed = _claim(mailing, now.replace(microsecond=0), manual=True)
     else:
         due = schedule.latest_due(mailing.start_at, mailing.end_at, mailing.frequency.value,
                                   mailing.timezone, now)
         if due is None:
             return RunResult(f"mailing {mailing.id}: not due yet "
                              f"(first send {mailing.start_at:%Y-%m-%d %H:%M} UTC)")
-        claimed = _claim(mailing, due, runner, manual=False)
+        claimed = _claim(mailing, due, manual=False)
     if isinstance(claimed, RunResult):
         _after_run(mailing, now)
         return claimed
-    result = _send_attempt(mailing, claimed, runner, sleep)
+    result = _serve(mailing, claimed, _runner_id(), sleep)
     _after_run(mailing, now)
     return result
 
 
+def serve_waiting(*, sleep: Callable[[float], None] = time.sleep) -> Iterator[RunResult]:
+    """Help with every send that waits for a worker (handed over by a full host, or left by a
+    worker that died), oldest first, each at most once; one result per send helped."""
+    served: set[int] = set()
+    while (found := _waiting(served)) is not None:
+        attempt_id, mailing_id = found
+        served.add(attempt_id)
+        mailing, attempt = db.session.get(Mailing, mailing_id), db.session.get(Attempt, attempt_id)
+        result = _serve(mailing, attempt, _runner_id(), sleep)
+        _after_run(mailing, utcnow())
+        yield result
+
+
+def anything_waiting() -> bool:
+    return _waiting(set()) is not None
+
+
+def _waiting(served: set[int]) -> tuple[int, int] | None:
+    row = db.session.execute(
+        sa.select(Attempt.id, Attempt.mailing_id)
+        .join(Mailing, Mailing.id == Attempt.mailing_id).join(User, User.id == Mailing.owner_id)
+        .where(Attempt.status == AttemptStatus.SENDING, Mailing.may_send, batches.abandoned(),
+               Attempt.id.not_in(served) if served else sa.true())
+        .order_by(Attempt.started_at, Attempt.id).limit(1)
+    ).first()
+    db.session.commit()
+    return None if row is None else (row[0], row[1])
+
+
 # -- claiming ---------------------------------------------------------------
 
-def _claim(mailing: Mailing, occurrence: datetime, runner: str, manual: bool) -> Attempt | RunResult:
-    attempt = Attempt(mailing_id=mailing.id, occurrence_at=occurrence, status=AttemptStatus.SENDING,
-                      runner=runner, lease_until=utcnow() + _lease(), manual=manual,
-                      started_at=utcnow())
+def _claim(mailing: Mailing, occurrence: datetime, manual: bool) -> Attempt | RunResult:
+    """Insert the occurrence's Attempt with its batches planned; if another run got there
+    first, its attempt to join (or why not)."""
+    mailing_id = mailing.id
+    attempt = Attempt(mailing_id=mailing_id, occurrence_at=occurrence, status=AttemptStatus.SENDING,
+                      manual=manual, started_at=utcnow())
     db.session.add(attempt)
     try:
+        db.session.flush()
+        batches.plan(attempt.id, mailing_id, current_app.config["MAILING_BATCH_SIZE"])
         db.session.commit()
         return attempt
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(sa.select(Attempt).where(
-        Attempt.mailing_id == mailing.id, Attempt.occurrence_at == occurrence))
-    when = f"{occurrence:%Y-%m-%d %H:%M} UTC"
+        Attempt.mailing_id == mailing_id, Attempt.occurrence_at == occurrence))
     if existing.status is not AttemptStatus.SENDING:
-        return RunResult(f"mailing {mailing.id}: the {when} send is already done "
+        return RunResult(f"mailing {mailing_id}: the {_when(existing)} send is already done "
                          f"({existing.status.value})", attempt_id=existing.id)
-    if _take_over(existing.id, runner, only_if_lapsed=True):
-        return existing
-    return RunResult(f"mailing {mailing.id}: another run is sending the {when} send",
-                     attempt_id=existing.id)
+    return existing
 
 
-def _take_over(attempt_id: int, runner: str, only_if_lapsed: bool) -> bool:
-    """Make this run the attempt's sender, atomically; False if another run holds it."""
-    lapsed = sa.or_(Attempt.lease_until.is_(None), Attempt.lease_until < utcnow())
-    condition = sa.and_(Attempt.status == AttemptStatus.SENDING, lapsed) if only_if_lapsed \
-        else sa.or_(Attempt.status != AttemptStatus.SENDING, lapsed)
-    taken = db.session.execute(
-        sa.update(Attempt).where(Attempt.id == attempt_id, condition)
-        .values(runner=runner, lease_until=utcnow() + _lease(), status=AttemptStatus.SENDING,
-                finished_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount == 1
-    db.session.commit()
-    return taken
+def _being_sent(mailing: Mailing) -> Attempt | RunResult:
+    """The mailing's send in progress, for ``force-mail --join``."""
+    attempt = db.session.scalar(
+        sa.select(Attempt).where(Attempt.mailing_id == mailing.id,
+                                 Attempt.status == AttemptStatus.SENDING)
+        .order_by(Attempt.occurrence_at.desc()).limit(1))
+    if attempt is None:
+        return RunResult(f"mailing {mailing.id}: no send is in progress to join")
+    return attempt
 
 
-def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
+def _reopen_latest(mailing: Mailing) -> Attempt | RunResult:
     """The latest attempt, to send to the clients it has not reached (or only deferred)."""
     latest = db.session.scalar(
         sa.select(Attempt).where(Attempt.mailing_id == mailing.id)
@@ -182,13 +222,20 @@ def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
     if latest is None:
         return RunResult(f"mailing {mailing.id}: nothing to resume, it has not sent yet",
                          EXIT_FAILED)
-    if not _take_over(latest.id, runner, only_if_lapsed=False):
+    if batches.being_sent(latest.id):
+        db.session.commit()
         return RunResult(f"mailing {mailing.id}: another run is sending it right now",
                          EXIT_FAILED, latest.id)
     db.session.execute(sa.delete(Delivery).where(
         Delivery.attempt_id == latest.id, Delivery.status == DeliveryStatus.FAILED,
         sa.or_(Delivery.smtp_code.is_(None), Delivery.smtp_code.between(400, 499)),
     ))
+    batches.forget(latest.id)
+    db.session.execute(
+        sa.update(Attempt).where(Attempt.id == latest.id)
+        .values(status=AttemptStatus.SENDING, finished_at=None)
+        .execution_options(synchronize_session=False))
+    batches.plan(latest.id, mailing.id, current_app.config["MAILING_BATCH_SIZE"])
     db.session.commit()
     db.session.refresh(latest)
     return latest
@@ -196,24 +243,18 @@ def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
 
 # -- sending ----------------------------------------------------------------
 
-def _unserved(query: sa.Select, mailing_id: int, attempt_id: int) -> sa.Select:
-    """``query`` narrowed to the mailing's clients still mailed (neither unsubscribed nor
-    suppressed by a bounce) without a Delivery in the attempt."""
-    already = sa.select(Delivery.id).where(Delivery.attempt_id == attempt_id,
-                                           Delivery.client_id == Client.id)
-    return (query.join(mailing_clients, mailing_clients.c.client_id == Client.id)
-            .where(mailing_clients.c.mailing_id == mailing_id, Client.unsubscribed_at.is_(None),
-                   Client.suppressed_at.is_(None), ~sa.exists(already)))
-
-
 def count_unserved(mailing_id: int, attempt_id: int) -> int:
     """How many clients still mailed the attempt has not reached yet."""
-    return db.session.scalar(_unserved(sa.select(sa.func.count(Client.id)), mailing_id, attempt_id))
+    return db.session.scalar(
+        batches.unserved(sa.select(sa.func.count(Client.id)), mailing_id, attempt_id))
 
 
-def _unserved_clients(mailing_id: int, attempt_id: int) -> Iterator[tuple[int, str, str]]:
-    """Subscribed clients without a Delivery for this attempt, in id order, a page at a time."""
-    page = _unserved(sa.select(Client.id, Client.email, Client.full_name), mailing_id, attempt_id)
+def _unserved_clients(mailing_id: int, attempt_id: int,
+                      batch: batches.Batch) -> Iterator[tuple[int, str, str]]:
+    """The batch's subscribed clients without a Delivery for this attempt, in id order,
+    a page at a time."""
+    page = batch.narrow(batches.unserved(sa.select(Client.id, Client.email, Client.full_name),
+                                         mailing_id, attempt_id))
     last_id = 0
     while True:
         rows = db.session.execute(
@@ -227,17 +268,23 @@ def _unserved_clients(mailing_id: int, attempt_id: int) -> Iterator[tuple[int, s
 
 @dataclass
 class _Progress:
+    """One worker's share of an attempt: the batch it holds, its letters not yet recorded,
+    and its own tally across batches."""
+
     attempt_id: int
     runner: str
     mailing_id: int
     batch_size: int
-    renew_every: float
+    lease_seconds: int
+    batch: batches.Batch | None = None
     pending: list[dict] = field(default_factory=list)
     last_commit: float = field(default_factory=time.monotonic)
     last_sent_reply: str = ""
     last_failed_reply: str = ""
     tried: int = 0
     refused: int = 0
+    sent: int = 0
+    failed: int = 0
 
     def count(self, outcome: SendOutcome, max_ratio: float, min_sample: int) -> None:
         """Count a first try; past the sample, too high a share of refusals ends the run."""
@@ -258,64 +305,95 @@ class _Progress:
         else:
             self.last_failed_reply = f"{email}: {outcome.reply}"
         if (len(self.pending) >= self.batch_size
-                or time.monotonic() - self.last_commit > self.renew_every):
+                or time.monotonic() - self.last_commit > self.lease_seconds / 3):
             self.commit()
 
-    def commit(self) -> None:
-        """Record the batch and renew the lease in one transaction."""
-        renewed = db.session.execute(
-            sa.update(Attempt).where(Attempt.id == self.attempt_id, Attempt.runner == self.runner)
-            .values(lease_until=utcnow() + _lease())
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if not renewed:
+    def commit(self, *, done: bool = False) -> None:
+        """Record the letters so far and renew the batch's lease in one transaction (or close
+        the batch and take the next one, then None if none is left); then stop if the mailing
+        or the send was stopped meanwhile."""
+        if self.batch is None:
+            return
+        if not batches.renew(self.batch, self.runner, self.lease_seconds, done=done):
             db.session.rollback()
             raise _LostClaim()
         try:
             if self.pending:
                 db.session.execute(sa.insert(Delivery.__table__), self.pending)
+            following = batches.take_next(self.attempt_id, self.runner, self.lease_seconds) \
+                if done else self.batch
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
             raise _LostClaim() from None
+        self.batch = following
+        sent = sum(row["status"] is DeliveryStatus.SENT for row in self.pending)
+        self.sent += sent
+        self.failed += len(self.pending) - sent
         self.pending.clear()
         self.last_commit = time.monotonic()
-        refusal = _why_not_sending(self.mailing_id)
+        refusal = _why_stop(self.mailing_id, self.attempt_id)
         if refusal:
             raise _NotSending(f"{reasons.NO_LONGER_SENDING}{refusal} now")
 
+    def let_go(self) -> None:
+        """Record what was sent and hand the unfinished batch back (the run is stopping)."""
+        try:
+            self.commit()
+        except (_LostClaim, _NotSending):
+            pass
+        if self.batch is not None:
+            batches.release(self.batch, self.runner)
 
-def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
-                  sleep: Callable[[float], None]) -> RunResult:
+
+def _serve(mailing: Mailing, attempt: Attempt, runner: str,
+           sleep: Callable[[float], None]) -> RunResult:
+    """Send the attempt's batches, one after another, until none is left to take."""
     config = current_app.config
-    attempt_id = attempt.id
+    mailing_id, attempt_id = mailing.id, attempt.id
+    if attempt.planned_at is None:
+        batches.plan(attempt_id, mailing_id, config["MAILING_BATCH_SIZE"])
+        db.session.commit()
     try:
         letter = compose.prepare(mailing)
     except TemplateProblem as problem:
-        return _finish(mailing.id, attempt_id, f"{reasons.NOT_RENDERED} ({problem})")
-    progress = _Progress(attempt_id, runner, mailing.id, config["MAILING_BATCH_SIZE"],
-                         config["MAILING_LEASE_SECONDS"] / 3)
+        return _finish(mailing_id, attempt_id, f"{reasons.NOT_RENDERED} ({problem})")
+    progress = _Progress(attempt_id, runner, mailing_id, config["MAILING_BATCH_SIZE"],
+                         config["MAILING_LEASE_SECONDS"])
     session = SmtpSession(SmtpSettings.from_config(config), sleep=sleep)
-    send = _sender(letter, session, config["SECRET_KEY"], attempt_id)
+    rate = SendRate.from_config(config, db.engine)
+    send = _sender(letter, session, config["SECRET_KEY"], attempt_id,
+                   partial(rate.wait, sleep) if rate else None)
     stopped = too_many = None
     try:
-        _send_all(send, _unserved_clients(mailing.id, attempt_id), progress, config)
+        progress.batch = batches.claim(attempt_id, runner, progress.lease_seconds)
+        while progress.batch is not None:
+            try:
+                _send_all(send, _unserved_clients(mailing_id, attempt_id, progress.batch),
+                          progress, config)
+            except _LostClaim:  # our lease lapsed and another worker has the batch now
+                db.session.rollback()
+                progress.pending.clear()
+                progress.batch = batches.claim(attempt_id, runner, progress.lease_seconds)
     except ServerUnavailable as error:
         stopped = error.reason
-        _commit_quietly(progress)
+        progress.let_go()
     except _NotSending as error:
         stopped = str(error)
+        progress.let_go()
     except _TooManyRefused as error:
         too_many = error
         stopped = str(error)
-        _commit_quietly(progress)
-    except _LostClaim:
-        db.session.rollback()
-        return RunResult(f"mailing {mailing.id}: another run took this send over", EXIT_FAILED,
-                         attempt_id)
+        progress.let_go()
     finally:
         session.close()
-    result = _finish(mailing.id, attempt_id, stopped, progress)
+        if rate:
+            rate.close()
+    if stopped or batches.all_done(attempt_id):
+        result = _finish(mailing_id, attempt_id, stopped, progress)
+    else:
+        db.session.commit()
+        result = _helped(mailing_id, attempt, progress)
     if too_many is not None:
         _pause_for_refusals(mailing, too_many)
     if letter.unsigned_because:
@@ -323,10 +401,27 @@ def _send_attempt(mailing: Mailing, attempt: Attempt, runner: str,
     return result
 
 
-def _sender(letter: compose.Letter, session: SmtpSession, secret: str,
-            attempt_id: int) -> Callable[[int, str, str], SendOutcome]:
-    """Send one client's letter, with its VERP token in the envelope and the Message-ID."""
+def _when(attempt: Attempt) -> str:
+    return f"{attempt.occurrence_at:%Y-%m-%d %H:%M} UTC"
+
+
+def _helped(mailing_id: int, attempt: Attempt, progress: _Progress) -> RunResult:
+    """The line of a worker that leaves the attempt to others still sending it."""
+    if progress.sent + progress.failed == 0:
+        return RunResult(f"mailing {mailing_id}: another run is sending the {_when(attempt)} send",
+                         attempt_id=attempt.id)
+    return RunResult(f"mailing {mailing_id}: this run sent {progress.sent}, failed "
+                     f"{progress.failed} of the {_when(attempt)} send; other runs are sending "
+                     f"the rest", attempt_id=attempt.id)
+
+
+def _sender(letter: compose.Letter, session: SmtpSession, secret: str, attempt_id: int,
+            wait_turn: Callable[[], float] | None) -> Callable[[int, str, str], SendOutcome]:
+    """Send one client's letter, with its VERP token in the envelope and the Message-ID, once
+    the relay's send rate (``wait_turn``, when one is set) lets it go."""
     def send(client_id: int, email: str, full_name: str) -> SendOutcome:
+        if wait_turn is not None:
+            wait_turn()
         token = verp.token(secret, attempt_id, client_id)
         message = partial(letter.for_client, client_id, email, full_name, token=token)
         return session.send(message, letter.envelope_for(token), email)
@@ -335,7 +430,8 @@ def _sender(letter: compose.Letter, session: SmtpSession, secret: str,
 
 def _send_all(send: Callable[[int, str, str], SendOutcome],
               clients: Iterator[tuple[int, str, str]], progress: _Progress, config) -> None:
-    """Each client once, a temporary refusal tried again at the end; raises ServerUnavailable,
+    """Each client of the batch once, a temporary refusal tried again at the batch's end, then
+    the batch closed with its last letters; raises ServerUnavailable,
     _TooManyRefused, _NotSending or _LostClaim with every outcome so far recorded or pending."""
     deferred: list[tuple[int, str, str, SendOutcome]] = []
     try:
@@ -358,7 +454,7 @@ def _send_all(send: Callable[[int, str, str], SendOutcome],
                 progress.record(later_id, later_email, later_first)
             raise
         progress.record(client_id, email, outcome)
-    progress.commit()
+    progress.commit(done=True)
 
 
 def _pause_for_refusals(mailing: Mailing, error: _TooManyRefused) -> None:
@@ -373,15 +469,10 @@ def _pause_for_refusals(mailing: Mailing, error: _TooManyRefused) -> None:
     lifecycle.pause(mailing, reason=reason)
 
 
-def _commit_quietly(progress: _Progress) -> None:
-    try:
-        progress.commit()
-    except (_LostClaim, _NotSending):
-        pass
-
-
 def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
             progress: _Progress | None = None) -> RunResult:
+    """End the attempt with its counts and the server's words, unless another worker ended it
+    first: then only bring its counts up to date with this worker's last letters."""
     counts = dict(db.session.execute(
         sa.select(Delivery.status, sa.func.count()).where(Delivery.attempt_id == attempt_id)
         .group_by(Delivery.status)
@@ -402,13 +493,21 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
         status = AttemptStatus.FAILURE if sent == 0 else AttemptStatus.PARTIAL
         response = f"{reasons.REFUSED}{failed}. Last refusal: {progress.last_failed_reply}" \
             if progress and progress.last_failed_reply else f"{reasons.REFUSED}{failed}."
-    db.session.execute(
-        sa.update(Attempt).where(Attempt.id == attempt_id).values(
-            status=status, sent_count=sent, failed_count=failed, server_response=response,
-            finished_at=utcnow(), lease_until=None, runner=None,
-        ).execution_options(synchronize_session=False)
-    )
+    ended = db.session.execute(
+        sa.update(Attempt).where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.SENDING)
+        .values(status=status, sent_count=sent, failed_count=failed, server_response=response,
+                finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not ended:
+        db.session.execute(
+            sa.update(Attempt).where(Attempt.id == attempt_id).values(
+                sent_count=sent, failed_count=failed).execution_options(synchronize_session=False))
     db.session.commit()
+    if not ended:
+        mine = f"this run sent {progress.sent}, failed {progress.failed}; " if progress else ""
+        return RunResult(f"mailing {mailing_id}: {mine}another run ended the send", EXIT_OK,
+                         attempt_id)
     line = f"mailing {mailing_id}: {status.value}, sent {sent}, failed {failed}"
     if not_reached:
         line += f", not reached {not_reached}"
