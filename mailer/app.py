@@ -7,27 +7,19 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from mailer import config as settings
-from mailer import database  # noqa: F401  (SQLite pragmas on every connection)
+from mailer.app_core import configured_app
 from mailer.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment; ``config`` overrides (tests use it)."""
-    app = Flask(__name__, instance_path=str(settings.INSTANCE_PATH))
-    app.url_map.converters["int"] = RowIdConverter
-    values = settings.settings_from_env()
-    values.update(config or {})
-    settings.check(values)
-    app.config.update(values)
-    app.config["TESTING"] = app.config["APP_ENV"] == "testing"
+    app = configured_app(config)
     if app.config["PROXY_HOPS"]:
         # Behind nginx every request comes from 127.0.0.1: rate limits would be shared by all.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_admin(app)
@@ -37,18 +29,6 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
     register_cron(app)
     return app
-
-
-class RowIdConverter(IntegerConverter):
-    """``<int:...>`` in the app's URLs: only numbers a row id can be, so ``/mailings/99999999999``
-    is a 404 rather than an INTEGER overflow in PostgreSQL."""
-
-    def __init__(self, map, fixed_digits=0, min=1, max=2**31 - 1, signed=False):  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
-
-
-def configure_logging(app: Flask) -> None:
-    app.logger.setLevel(app.config["LOG_LEVEL"])
 
 
 def select_locale() -> str:

@@ -1,17 +1,14 @@
-"""Flask extensions, created unbound and initialised in the app factory."""
+"""Flask extensions, created unbound and initialised in the app factory.
+
+``db`` and ``babel`` are what every process needs. The web's own extensions
+(logins, CSRF, cache, rate limits, Flask-Mail, migrations) are made the first
+time something imports them, so a sending process, which never does, does not
+pay for loading them (bench/crowded_minute.py measures its memory).
+"""
 import sqlalchemy as sa
 from flask_babel import Babel
-from flask_caching import Cache
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_sqlalchemy.model import Model
-from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
-
-from mailer.delivery.smtp import TimeoutMail
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,10 +24,54 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-login_manager = LoginManager()
-csrf = CSRFProtect()
-cache = Cache()
-mail = TimeoutMail()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def _migrate():
+    from flask_migrate import Migrate
+
+    return Migrate()
+
+
+def _login_manager():
+    from flask_login import LoginManager
+
+    return LoginManager()
+
+
+def _csrf():
+    from flask_wtf import CSRFProtect
+
+    return CSRFProtect()
+
+
+def _cache():
+    from flask_caching import Cache
+
+    return Cache()
+
+
+def _mail():
+    from mailer.delivery.smtp import TimeoutMail
+
+    return TimeoutMail()
+
+
+def _limiter():
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    return Limiter(key_func=get_remote_address)
+
+
+_WEB_ONLY = {"migrate": _migrate, "login_manager": _login_manager, "csrf": _csrf,
+             "cache": _cache, "mail": _mail, "limiter": _limiter}
+
+
+def __getattr__(name: str):
+    """One instance of each web extension, made on first import (PEP 562)."""
+    if name not in _WEB_ONLY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    extension = _WEB_ONLY[name]()
+    globals()[name] = extension
+    return extension

@@ -203,10 +203,10 @@ def run(mailing_id: int | None, slots: host_slots.Slots | None = None, *,
         resume: bool = False, ignore_schedule: bool = False) -> int:
     """The full run inside the app (what ``flask force-mail`` does); then, holding a slot,
     every send waiting for a worker. ``mailing_id`` None: only the waiting sends."""
-    from mailer import create_app
+    from mailer.app_core import create_sending_app
     from mailer.delivery import engine
 
-    app = create_app()
+    app = create_sending_app()
     code = 0
     with app.app_context():
         if mailing_id is not None:
