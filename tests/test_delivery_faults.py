@@ -1,4 +1,6 @@
-"""Misbehaving mail servers: every fault ends in a clear attempt, nothing lost, nothing hung."""
+"""Misbehaving mail servers: every fault ends in a clear attempt, nothing lost, nothing hung,
+with one worker and with three sending the same mailing at once, a client per batch."""
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -21,12 +23,22 @@ def pipelining(request):
     return request.param
 
 
+@pytest.fixture(params=[1, 3], ids=["one-worker", "three-workers"])
+def workers(request):
+    return request.param
+
+
 @pytest.fixture
-def app_on(make_app):
-    """An app sending to the given port, with short timeouts and back-off."""
+def app_on(make_app, workers):
+    """An app sending to the given port, with short timeouts and back-off; with several
+    workers, each batch is one client, so they take turns as often as they can."""
+    several = {"MAILING_BATCH_SIZE": 1} if workers > 1 else {}
+
     def build(port, **settings):
-        return make_app(MAIL_PORT=port, MAILING_SMTP_TIMEOUT=1, MAILING_RETRY_DELAYS=(0.05, 0.1),
-                        **settings)
+        app = make_app(MAIL_PORT=port, MAILING_SMTP_TIMEOUT=1, MAILING_RETRY_DELAYS=(0.05, 0.1),
+                       **several, **settings)
+        app.extensions["test_workers"] = workers
+        return app
     return build
 
 
@@ -35,8 +47,23 @@ def due(db, owner, clients=3):
 
 
 def run(app, mailing_id, **options):
-    with app.app_context():
-        return run_mailing(mailing_id, **options)
+    """The mailing's run, by as many workers at once as the test's app has (a resume is one
+    run's business); the result of the worker that ended the attempt."""
+    workers = 1 if options.get("resume") else app.extensions["test_workers"]
+    results = []
+
+    def work():
+        with app.app_context():
+            results.append(run_mailing(mailing_id, **options))
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == workers, "every worker ended"
+    (ending,) = [r for r in results if "another run" not in r.line and "this run sent" not in r.line]
+    return ending
 
 
 def emails(db):
@@ -69,7 +96,7 @@ def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner
         DeliveryStatus.FAILED, 550, "550 5.1.1 User unknown")
 
 
-def test_a_server_that_offers_pipelining_gets_mail_rcpt_and_data_together(app_on, db, owner):
+def test_a_server_that_offers_pipelining_gets_mail_rcpt_and_data_together(app_on, db, owner, workers):
     """Two round trips a letter instead of four: a server that answers only once DATA has
     come would leave a one-by-one client waiting past its one-second timeout."""
     mailing = due(db, owner, clients=5)
@@ -80,7 +107,7 @@ def test_a_server_that_offers_pipelining_gets_mail_rcpt_and_data_together(app_on
         connections = server.connections
 
     assert result.exit_code == 0, result.line
-    assert received == sorted(emails(db)) and connections == 1
+    assert received == sorted(emails(db)) and 1 <= connections <= workers, "one connection a worker"
     assert time.monotonic() - started < 1, "no reply was waited for past its time"
 
 
@@ -156,8 +183,9 @@ def test_a_temporary_refusal_is_retried_once_at_the_end(app_on, db, owner, pipel
     assert "partial, sent 2, failed 1" in result.line
 
 
-def test_a_connection_dropped_mid_data_is_reconnected_and_nobody_is_lost(app_on, db, owner, pipelining):
-    mailing = due(db, owner, clients=10)
+def test_a_connection_dropped_mid_data_is_reconnected_and_nobody_is_lost(app_on, db, owner, pipelining,
+                                                                        workers):
+    mailing = due(db, owner, clients=10 * workers)  # a drop every fourth letter on a connection
     with DroppingSmtpServer(drop_after_messages=3, pipelining=pipelining) as server:
         result = run(app_on(server.port), mailing.id)
         received = sorted(m.envelope_to[0] for m in server.messages)
@@ -185,13 +213,16 @@ def test_garbage_from_the_server_ends_the_run_with_a_failure_that_quotes_it(app_
 
 
 @pytest.mark.parametrize("reply", ["421 4.3.2 Service not available", "554 No SMTP service here"])
-def test_a_server_refusing_connections_is_tried_a_few_times_then_the_run_fails(app_on, db, owner, reply):
+def test_a_server_refusing_connections_is_tried_a_few_times_then_the_run_fails(app_on, db, owner, reply,
+                                                                               workers):
     mailing = due(db, owner, clients=4)
     with RefusingSmtpServer(reply) as server:
         result = run(app_on(server.port), mailing.id)
         connections = server.connections
 
-    assert connections == 3, "one try and two retries (MAILING_RETRY_DELAYS has two delays)"
+    # One try and two retries (MAILING_RETRY_DELAYS has two delays) by each worker that
+    # started before the first to give up ended the send.
+    assert connections % 3 == 0 and 3 <= connections <= 3 * workers, connections
     assert result.exit_code == 1 and reply.split()[0] in only_attempt(db).server_response
 
 

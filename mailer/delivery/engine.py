@@ -279,8 +279,6 @@ class _Progress:
     batch: batches.Batch | None = None
     pending: list[dict] = field(default_factory=list)
     last_commit: float = field(default_factory=time.monotonic)
-    last_sent_reply: str = ""
-    last_failed_reply: str = ""
     tried: int = 0
     refused: int = 0
     sent: int = 0
@@ -300,10 +298,6 @@ class _Progress:
             "server_reply": outcome.reply[:1000], "smtp_code": outcome.code,
             "created_at": utcnow(),
         })
-        if outcome.sent:
-            self.last_sent_reply = outcome.reply
-        else:
-            self.last_failed_reply = f"{email}: {outcome.reply}"
         if (len(self.pending) >= self.batch_size
                 or time.monotonic() - self.last_commit > self.lease_seconds / 3):
             self.commit()
@@ -487,12 +481,13 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
             response += f" Not reached: {not_reached}."
     elif failed == 0:
         status = AttemptStatus.SUCCESS
-        response = (progress.last_sent_reply if progress and progress.last_sent_reply
-                    else reasons.NOTHING_TO_SEND if sent == 0 else "")
+        response = _last_reply(attempt_id, DeliveryStatus.SENT) or \
+            (reasons.NOTHING_TO_SEND if sent == 0 else "")
     else:
         status = AttemptStatus.FAILURE if sent == 0 else AttemptStatus.PARTIAL
-        response = f"{reasons.REFUSED}{failed}. Last refusal: {progress.last_failed_reply}" \
-            if progress and progress.last_failed_reply else f"{reasons.REFUSED}{failed}."
+        response = f"{reasons.REFUSED}{failed}."
+        if refusal := _last_reply(attempt_id, DeliveryStatus.FAILED, with_address=True):
+            response += f" Last refusal: {refusal}"
     ended = db.session.execute(
         sa.update(Attempt).where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.SENDING)
         .values(status=status, sent_count=sent, failed_count=failed, server_response=response,
@@ -516,6 +511,18 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
     exit_code = {AttemptStatus.SUCCESS: EXIT_OK, AttemptStatus.PARTIAL: EXIT_PARTIAL}.get(
         status, EXIT_FAILED)
     return RunResult(line, exit_code, attempt_id)
+
+
+def _last_reply(attempt_id: int, status: DeliveryStatus, with_address: bool = False) -> str:
+    """The server's words on the attempt's latest letter in ``status``, whichever worker sent it."""
+    row = db.session.execute(
+        sa.select(Delivery.email, Delivery.server_reply)
+        .where(Delivery.attempt_id == attempt_id, Delivery.status == status)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return ""
+    return f"{row.email}: {row.server_reply}" if with_address else row.server_reply
 
 
 def _after_run(mailing: Mailing, now: datetime) -> None:
