@@ -1,0 +1,124 @@
+"""Several workers on one send, as separate processes: they share it, join it, take over a
+dead one's batch, and a full host hands a send to the database for a running worker."""
+import collections
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from mailer.models import Attempt, AttemptBatch, AttemptStatus, Delivery
+from tests.processes import PROJECT_ROOT, app_environment, start_run
+from tests.smtp_servers import SlowSmtpServer
+from tests.workspace import make_mailing
+
+NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+
+
+def slow_sink():
+    """A server that takes 5 ms over each letter, as a real relay does: workers then wait on
+    it, not on Python, and a send lasts long enough to be joined."""
+    return SlowSmtpServer(delay=0.005, stage="data_end")
+
+
+def copies(server) -> collections.Counter:
+    with server.lock:
+        return collections.Counter(m.envelope_to[0] for m in server.messages)
+
+
+def wait_until(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.02)
+
+
+def delivered(db, mailing_id=None) -> int:
+    db.session.expire_all()
+    query = sa.select(sa.func.count(Delivery.id))
+    if mailing_id is not None:
+        query = query.join(Attempt).where(Attempt.mailing_id == mailing_id)
+    count = db.session.scalar(query)
+    db.session.commit()
+    return count
+
+
+def force_mail(env, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "force-mail", *args],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_worker_joining_a_send_takes_half_of_it_and_every_client_gets_one_letter(database_url, db, owner):
+    mailing = make_mailing(db, owner, clients=600, start=NOW - timedelta(minutes=1))
+    with slow_sink() as server:
+        env = app_environment(database_url, server.port, MAILING_BATCH_SIZE=20)
+        first = start_run(mailing.id, env)
+        wait_until(lambda: delivered(db) >= 40)
+        joining = force_mail(env, str(mailing.id), "--join")
+        outputs = [first.communicate(timeout=120)[0], joining.communicate(timeout=120)[0]]
+
+        assert [first.returncode, joining.returncode] == [0, 0], outputs
+        assert sum("success, sent 600, failed 0" in out for out in outputs) == 1, outputs
+        helper = next(out for out in outputs if "success" not in out)
+        assert "this run sent" in helper and "this run sent 0," not in helper, outputs
+        received = copies(server)
+    assert len(received) == 600 and set(received.values()) == {1}
+    db.session.expire_all()
+    (attempt,) = db.session.scalars(sa.select(Attempt)).all()
+    assert (attempt.status, attempt.sent_count, attempt.failed_count) == (AttemptStatus.SUCCESS, 600, 0)
+    assert db.session.scalar(sa.select(sa.func.count(AttemptBatch.id))
+                             .where(AttemptBatch.done_at.is_(None))) == 0
+
+
+def test_join_with_no_send_in_progress_says_so_and_sends_nothing(runner, db, owner, smtp_sink):
+    mailing = make_mailing(db, owner, clients=2)
+
+    result = runner.invoke(args=["force-mail", str(mailing.id), "--join"])
+
+    assert (result.exit_code, result.output.strip()) == (0, f"mailing {mailing.id}: no send is in progress to join")
+    assert smtp_sink.messages == [] and delivered(db) == 0
+
+
+def test_a_full_host_hands_its_send_to_the_database_and_the_running_worker_sends_it(
+        database_url, db, owner, make_user, tmp_path):
+    big = make_mailing(db, owner, clients=400, start=NOW - timedelta(minutes=1))
+    small = make_mailing(db, make_user(email="second@example.com"), clients=30, start=NOW - timedelta(minutes=1))
+    with slow_sink() as server:
+        env = app_environment(database_url, server.port, MAILING_MAX_PARALLEL=1,
+                              MAILER_HOME=tmp_path, MAILER_INSTANCE="crowded")
+        sending = start_run(big.id, env)
+        wait_until(lambda: delivered(db) >= 20)
+        late = start_run(small.id, env)
+        late_output = late.communicate(timeout=30)[0]
+        assert late.returncode == 0 and "waits in the database" in late_output, late_output
+        assert delivered(db, small.id) == 0, "the full host's run sent nothing itself"
+
+        output = sending.communicate(timeout=120)[0]
+        received = copies(server)
+
+    assert sending.returncode == 0, output
+    assert f"mailing {big.id}: success, sent 400" in output
+    assert f"mailing {small.id}: success, sent 30" in output, "the running worker took the waiting send"
+    assert len(received) == 430 and set(received.values()) == {1}
+
+
+def test_a_send_handed_over_is_planned_once_however_many_workers_pick_it_up(database_url, db, owner, tmp_path):
+    """Handed over by a full host (its Attempt alone, no batches), then eight workers at
+    once find it waiting: one plans it, all share it, each client gets one letter."""
+    from mailer.delivery import cron_entry
+
+    mailing = make_mailing(db, owner, clients=300, start=NOW - timedelta(minutes=1))
+    cron_entry.hand_over(database_url, mailing.id, mailing.start_at)
+    with slow_sink() as server:
+        env = app_environment(database_url, server.port, MAILING_BATCH_SIZE=10)
+        runs = [start_run(mailing.id, env) for _ in range(8)]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        received = copies(server)
+
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert sum("success, sent 300" in out for out in outputs) == 1, outputs
+    assert len(received) == 300 and set(received.values()) == {1}
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(AttemptBatch.id))) == 30, "planned once"
