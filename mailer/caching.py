@@ -6,6 +6,7 @@ were cached and ``forget`` gives up quietly: the site stays up, only slower.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Callable, TypeVar
 
@@ -18,8 +19,12 @@ HOME_FIGURES = "home:figures"
 HOME_POSTS = "home:random-posts"
 
 
-def article_body_key(post_id: int) -> str:
-    return f"blog:body:{post_id}"
+def article_body_key(post_id: int, body: str) -> str:
+    """Named by the text it was made from, so an edited post is a new key in every process and
+    on every host. Clearing the old key reaches only the process that made the edit: without
+    Redis (one cache per gunicorn worker, per host) the other workers would serve the old body
+    for as long as it is kept."""
+    return f"blog:body:{post_id}:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
 
 
 def remember(key: str, timeout: int, compute: Callable[[], Value]) -> Value:

@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -24,6 +25,12 @@ from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
 SCHEDULER_HEARTBEAT_SECONDS = 150  # `flask scheduler` ticks every minute
+# This host's clock against the database's: cron fires, and a run's quick look decides what
+# is due and whether a lease lapsed, by the local clock, while leases are kept on the
+# database's. A host off by a good part of MAILING_LEASE_SECONDS could take over a run that
+# is alive; a tenth of it (60 s by default) is where that margin starts to go.
+CLOCK_WARNING_SECONDS = 2.0
+CLOCK_LEASE_FRACTION = 10
 WEAK_KEYS = frozenset({"", "dev", "secret", "changeme", "change-me", "test", "development"})
 
 
@@ -37,8 +44,8 @@ class Row:
 
 def run_checks() -> list[Row]:
     rows: list[Row] = []
-    for check in (_database, _secret_key, _base_url, _scheduler, _mail_server, _bounces, _redis,
-                  _directories):
+    for check in (_database, _secret_key, _base_url, _scheduler, _cron_instance, _clock,
+                  _mail_server, _bounces, _redis, _directories):
         rows.extend(check(current_app.config))
     return rows
 
@@ -136,6 +143,66 @@ def _user_crontab() -> Iterator[Row]:
                   "systemctl enable --now cron")
 
 
+def _cron_instance(config) -> Iterator[Row]:
+    """No second install of this MAILER_INSTANCE writes this crontab (or holds this machine's
+    row in the registry of hosts): their lines would overwrite each other."""
+    from mailer.extensions import db
+    from mailer.scheduling import hosts
+
+    tab_config = cron.CronConfig.from_app()
+    try:
+        tab = cron.Crontab(cron.read_text(tab_config), tab_config.instance)
+    except cron.CronError:
+        return  # the crontab row says why
+    problem = cron.clash_in(tab_config, tab)
+    if problem is None:
+        try:
+            problem = hosts.clash(db.session, tab_config, cron.this_machine())
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()  # the database row says why
+    if problem:
+        yield Row("cron instance", FAILURE, problem.removeprefix("refused: "),
+                  "give each install on this machine its own MAILER_INSTANCE, then "
+                  "flask cron sync (--take-over after moving SCRIPTS_DIR or CRONTAB_FILE)")
+    else:
+        yield Row("cron instance", OK, f"{tab_config.instance!r}: no other install writes its "
+                  f"lines in {tab_config.target}")
+
+
+def _clock(config) -> Iterator[Row]:
+    """This host's clock against the database's, the one clock every host shares."""
+    from mailer.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        yield Row("clock", OK, "n/a, one host (the database is a file on it)")
+        return
+    try:
+        with db.engine.connect() as connection:  # connected first: the round trip is one query
+            before = time.time()
+            database_time = connection.scalar(sa.select(sa.func.clock_timestamp()))
+            after = time.time()
+    except sa.exc.SQLAlchemyError:
+        return  # the database row says why
+    yield clock_row(database_time.timestamp() - (before + after) / 2, after - before,
+                    config["MAILING_LEASE_SECONDS"])
+
+
+def clock_row(offset: float, round_trip: float, lease_seconds: int) -> Row:
+    """The row for a database clock ``offset`` seconds ahead of this host's (negative:
+    behind), measured over a ``round_trip`` of that many seconds."""
+    side = "behind" if offset > 0 else "ahead of"
+    seen = (f"this host's clock is {abs(offset):.1f} s {side} the database's "
+            f"(±{round_trip / 2:.3f} s)")
+    limit = max(lease_seconds / CLOCK_LEASE_FRACTION, CLOCK_WARNING_SECONDS)
+    fix = "keep every host's clock and the database's on NTP (systemd-timesyncd or chrony)"
+    if abs(offset) > limit:
+        return Row("clock", FAILURE, f"{seen}: over {limit:g} s (MAILING_LEASE_SECONDS/"
+                   f"{CLOCK_LEASE_FRACTION}), this host may take over runs that are alive", fix)
+    if abs(offset) > CLOCK_WARNING_SECONDS:
+        return Row("clock", WARNING, f"{seen}: over {CLOCK_WARNING_SECONDS:g} s", fix)
+    return Row("clock", OK, seen)
+
+
 def _running_programs() -> set[str]:
     names = set()
     for status in Path("/proc").glob("[0-9]*/comm"):
@@ -183,9 +250,13 @@ def _redis(config) -> Iterator[Row]:
     url = config.get("REDIS_URL")
     if not url:
         detail = "not set: cache and rate limits live in each process"
+        machines = _machines_sharing_the_database()
+        if machines > 1:
+            detail += (f", and {machines} hosts share this database: each counts its own sign-in "
+                       f"attempts and shows a changed page later")
         yield Row("Redis", WARNING if config["APP_ENV"] == "production" else OK, detail,
-                  "set REDIS_URL so that several workers share rate limits" if config["APP_ENV"] == "production"
-                  else "")
+                  "set REDIS_URL (one Redis for every host) so that all workers share rate limits "
+                  "and the cache" if config["APP_ENV"] == "production" else "")
         return
     import redis
 
@@ -195,6 +266,20 @@ def _redis(config) -> Iterator[Row]:
         yield Row("Redis", FAILURE, f"{_safe_url(url)}: {_first_line(error)}", "check REDIS_URL and the Redis server")
     else:
         yield Row("Redis", OK, _safe_url(url))
+
+
+def _machines_sharing_the_database() -> int:
+    """How many machines synced cron lines from this database in the last day (0 if unknown)."""
+    from mailer.extensions import db
+    from mailer.models import CronHost
+
+    try:
+        since = datetime.now(timezone.utc) - timedelta(days=1)
+        return db.session.scalar(sa.select(sa.func.count(sa.distinct(CronHost.machine)))
+                                 .where(CronHost.seen_at > since)) or 0
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return 0
 
 
 def _directories(config) -> Iterator[Row]:

@@ -201,6 +201,18 @@ def _program_problem(path: str) -> str | None:
     return None if shutil.which(path) else f"{path} not found"
 
 
+def libfaketime_path() -> str:
+    """libfaketime, preloaded into a process whose clock a test sets off (Debian's path is per
+    architecture)."""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    return os.environ.get("TEST_LIBFAKETIME") or str(found[0] if found else
+                                                     "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+def _file_problem(path: str) -> str | None:
+    return None if Path(path).is_file() else f"{path} not found"
+
+
 def _cron_running() -> bool:
     for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
@@ -427,6 +439,9 @@ NEEDS = (
     Need("Java", lambda: _program_problem(java_path()), ("default-jre-headless",),
          "install Debian's default-jre-headless (the W3C Nu HTML checker runs on it), or set "
          "TEST_JAVA to a java binary", fixture="html_checker", variable="TEST_JAVA"),
+    Need("libfaketime", lambda: _file_problem(libfaketime_path()), ("libfaketime",),
+         "install Debian's libfaketime (`flask doctor` is run on a clock set off), or set "
+         "TEST_LIBFAKETIME to libfaketime.so.1", fixture="libfaketime", variable="TEST_LIBFAKETIME"),
 )
 
 

@@ -98,15 +98,20 @@ def material(db, owner):
 
 
 def tagged_jobs(path, instance="default"):
-    """This instance's lines as python-crontab reads them, by mailing id."""
+    """This instance's mailing lines as python-crontab reads them, by mailing id (the sync
+    line, which `flask cron sync` keeps on every host, is no mailing's)."""
     if not Path(path).exists():
         return {}
     prefix = f"mailer:{instance}:"
     found = {}
     for job in CronTab(tabfile=str(path)):
-        if job.comment.startswith(prefix):
+        if job.comment.startswith(prefix) and job.comment[len(prefix):].isdigit():
             found.setdefault(int(job.comment[len(prefix):]), []).append(job)
     return found
+
+
+def sync_command(paths):
+    return f"{paths.python} {paths.scripts / 'sync_script.py'} >> {paths.log} 2>&1"
 
 
 def only_line(path, mailing_id):
@@ -401,9 +406,10 @@ def test_sync_installs_missing_lines_prunes_stale_ones_and_leaves_the_rest_byte_
         assert jobs[mailing.id][0].command == expected_command(paths, mailing.id)
         assert str(jobs[mailing.id][0].slices) == cron.cron_spec(mailing)
     assert sorted(p.name for p in paths.scripts.iterdir()) == sorted(
-        [f"{ok.id}_script.py", f"{missing.id}_script.py", f"{outdated.id}_script.py", "notes.txt"])
+        [f"{ok.id}_script.py", f"{missing.id}_script.py", f"{outdated.id}_script.py",
+         "sync_script.py", "notes.txt"])
     listed = [mailing_id for mailing_id, _, _ in TaskManager(config).lines()]
-    assert listed == sorted([ok.id, missing.id, outdated.id])
+    assert listed == [*sorted([ok.id, missing.id, outdated.id]), "sync"]
 
     again = TaskManager(config).sync(db.session)
 
@@ -446,7 +452,7 @@ def test_sync_of_ten_thousand_mailings_reads_and_writes_the_crontab_once(db, own
 
     assert (report.installed, report.unchanged) == (10_000, 0)
     assert (again.installed, again.removed, again.unchanged) == (0, 0, 10_000)
-    assert len(TaskManager(config).lines()) == 10_000
+    assert len(TaskManager(config).lines()) == 10_000 + 1  # and the sync line
     assert paths.crontab.read_text().startswith(FOREIGN_HEAD)
     assert first < 30 and second < 10, (first, second)
 
@@ -478,10 +484,12 @@ def test_cron_sync_and_list_commands(runner, db, owner, paths, server_zone):
     listed = runner.invoke(args=["cron", "list"])
 
     assert listed.exit_code == 0, listed.output
-    assert listed.output.splitlines() == [
+    assert listed.output.splitlines()[:5] == [
         f"{first.id}\t0 15 * * 3\t{expected_command(paths, first.id)}",
         f"{second.id}\t0 9 * * *\t{expected_command(paths, second.id)}",
-        f"2 lines for instance 'default' in {paths.crontab}",
+        f"sync\t* * * * *\t{sync_command(paths)}",
+        f"3 lines for instance 'default' in {paths.crontab}",
+        "",
     ]
 
 

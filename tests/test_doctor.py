@@ -61,7 +61,7 @@ def test_a_healthy_install_is_all_ok(scheduled_app, smtp_sink, private_redis, ru
 
     assert code == 0, output
     assert {status for status, _seen in rows.values()} == {"ok"}, output
-    assert rows["database"][1].startswith("postgresql ") and "migrations current (0005)" in rows["database"][1]
+    assert rows["database"][1].startswith("postgresql ") and "migrations current (0006)" in rows["database"][1]
     assert rows["scheduler"][1].startswith("flask scheduler running")
     assert "8BITMIME" in rows["mail server"][1] and "SMTPUTF8" in rows["mail server"][1]
     assert rows["Redis"] == ("ok", redis_url)
@@ -111,7 +111,7 @@ def test_nothing_listening_redis_down_and_an_old_schema_are_failures(app, make_a
     code, rows, output = doctor(app, "--problems-only")
 
     assert code == 1
-    assert rows["database"] == ("failure", f"sqlite {tmp_path / 'empty.db'}: schema at nothing, code at 0005")
+    assert rows["database"] == ("failure", f"sqlite {tmp_path / 'empty.db'}: schema at nothing, code at 0006")
     assert "fix: run: flask db upgrade" in output
     assert rows["mail server"][1].endswith("connection refused")
     assert rows["Redis"][0] == "failure"

@@ -9,7 +9,7 @@ bp = Blueprint("blog", __name__)
 IMAGE_MAX_AGE = 30 * 24 * 3600
 # The list's view counts may lag this much for visitors; a post's change shows at once.
 BLOG_LIST_SECONDS = 60
-# A rendered body is cleared whenever its post changes, so it may be kept long.
+# A rendered body is keyed by the text it was made from, so it may be kept long.
 ARTICLE_BODY_SECONDS = 24 * 3600
 
 
@@ -28,7 +28,7 @@ def show(post_id: int):
     post = services.published_post(post_id)
     if post is None:  # unpublished between the two statements
         abort(404)
-    body = caching.remember(caching.article_body_key(post.id), ARTICLE_BODY_SECONDS,
+    body = caching.remember(caching.article_body_key(post.id, post.body or ""), ARTICLE_BODY_SECONDS,
                             lambda: services.article_body_html(post))
     return render_template("blog/show.html", post=post, views=views, body=body)
 

@@ -60,7 +60,7 @@ def article_body_html(post: Post) -> Markup:
     """The article's plain-text body as HTML paragraphs; the author's text is always escaped.
 
     Blank lines separate paragraphs, single line breaks are kept as ``<br>``.
-    Depends only on the post's body, so it may be cached per post (see ``post_changed``).
+    Depends only on the post's body, so it is cached by it (``caching.article_body_key``).
     """
     text = (post.body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     paragraphs = [part.strip("\n") for part in _BLANK_LINES.split(text) if part.strip()]
@@ -71,8 +71,9 @@ def article_body_html(post: Post) -> Markup:
 
 
 def post_changed(post_id: int) -> None:
-    """Called after every committed create, update and delete of a post: caches let go of it."""
-    caching.forget(caching.article_body_key(post_id), caching.HOME_POSTS)
+    """Called after every committed create, update and delete of a post: caches let go of it
+    (its rendered body needs no clearing: an edited body is cached under a key of its own)."""
+    caching.forget(caching.HOME_POSTS)
     page_cache.forget_pages("home", "blog")
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,13 +65,38 @@ def _seen(keys: list[str]) -> dict[str, bool]:
     return seen
 
 
+# pg_try_advisory_lock's key for "reading the bounce mailbox" (any number no other lock uses).
+MAILBOX_LOCK_KEY = 0x6D61696C626F78  # "mailbox"
+
+
+@contextmanager
+def _alone() -> Iterator[bool]:
+    """Whether this run is the one reading the mailbox now. Every host carries the bounces
+    line and cron fires it in the same minute on each; two reading at once could both find a
+    report unrecorded and count one soft bounce twice. A session lock on a connection of its
+    own, so the intake's commits keep it, and a run that dies lets it go with its connection."""
+    if db.engine.dialect.name != "postgresql":
+        yield True  # SQLite: one host
+        return
+    with db.engine.connect() as connection:
+        alone = connection.scalar(sa.select(sa.func.pg_try_advisory_lock(MAILBOX_LOCK_KEY)))
+        try:
+            yield alone
+        finally:
+            if alone:
+                connection.execute(sa.select(sa.func.pg_advisory_unlock(MAILBOX_LOCK_KEY)))
+
+
 def run(config) -> tuple[int, str]:
     """One fetch as the command and the cron line do it: (exit status, one line)."""
     if not config.get("BOUNCE_MAILBOX_HOST"):
         return 2, "no bounce mailbox is set (BOUNCE_MAILBOX_HOST): nothing to read"
     settings = MailboxSettings.from_config(config)
     try:
-        report = fetch(settings, config["BOUNCE_FETCH_LIMIT"])
+        with _alone() as alone:
+            if not alone:
+                return 0, f"{settings.where}: another host is reading it now"
+            report = fetch(settings, config["BOUNCE_FETCH_LIMIT"])
     except mailbox.MailboxError as error:
         db.session.rollback()
         return 1, f"cannot read the mailbox: {error}"

@@ -59,8 +59,31 @@ def scheduler():
             "CRONTAB_FILE is not set: this scheduler runs a crontab file. "
             "In production the system cron runs the user's crontab."
         )
+    _refuse_a_clash()
     click.echo(f"Scheduler reading {tabfile} every minute")
     try:
         run_forever(tabfile, report=click.echo)
     except KeyboardInterrupt:
         pass
+
+
+def _refuse_a_clash() -> None:
+    """Another install of this MAILER_INSTANCE writing the same crontab: its lines and ours
+    would overwrite each other, so this scheduler does not start. A database that cannot be
+    asked does not stop it; the crontab's own view is checked all the same."""
+    import sqlalchemy as sa
+
+    from mailer.scheduling import cron
+    from mailer.scheduling.task_manager import TaskManager
+
+    config = cron.CronConfig.from_app()
+    try:
+        try:
+            problem = TaskManager(config).clash()
+        except sa.exc.SQLAlchemyError as error:
+            click.echo(f"(hosts not checked in the database: {str(error).splitlines()[0]})")
+            problem = cron.clash_in(config, cron.Crontab(cron.read_text(config), config.instance))
+    except cron.CronError as error:
+        raise click.ClickException(str(error)) from None
+    if problem:
+        raise click.ClickException(problem)

@@ -22,15 +22,24 @@ Every edit reads the crontab once and writes it once (only if it changed),
 under an exclusive lock (``editing``), so concurrent web requests and cron runs
 never lose each other's lines. Which mailings get a line, and when, is
 ``task_manager.TaskManager``'s business; nothing here reads the database.
+
+Two lines are no mailing's: ``bounces`` (the bounce mailbox, while one is set) and
+``sync`` (every minute: this host brings its own crontab in step with the database,
+``sync_entry``). And an edit refuses (``CronClash``) when lines of this instance call
+scripts in a folder other than this install's that exists: a second install with the
+same ``MAILER_INSTANCE`` writes this crontab, and the two would overwrite each other.
 """
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
+import pwd
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -44,9 +53,11 @@ from typing import Any, Iterator, Mapping
 from mailer import schedule
 
 __all__ = [
+    "CronClash",
     "CronConfig",
     "CronError",
     "Crontab",
+    "SYNC",
     "cron_line",
     "cron_spec",
     "editing",
@@ -56,6 +67,7 @@ __all__ = [
     "read_text",
     "script_ids",
     "script_text",
+    "this_machine",
     "valid_id",
     "write_script",
 ]
@@ -64,14 +76,22 @@ log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECONDS = 10.0
 _INSTANCE_RE = re.compile(r"[A-Za-z0-9_.-]+")
-_TAG_RE = re.compile(r"\s#\s*mailer:(?P<instance>[^\s:]+):(?P<id>[0-9]+|bounces)\s*$")
-# The key of the one line that is no mailing's: `flask bounces fetch`, every few minutes.
+_TAG_RE = re.compile(r"\s#\s*mailer:(?P<instance>[^\s:]+):(?P<id>[0-9]+|bounces|sync)\s*$")
+# The keys of the lines that are no mailing's: `flask bounces fetch`, every few minutes, and
+# this host's sync with the database, every minute (a host with no mailing must still learn
+# of a new one).
 BOUNCES = "bounces"
+SYNC = "sync"
+SYNC_SPEC = "* * * * *"
 _SCRIPT_RE = re.compile(r"([0-9]+)_script\.py")
 
 
 class CronError(RuntimeError):
     """The crontab could not be read or written; the message says which and why."""
+
+
+class CronClash(CronError):
+    """Another install with this MAILER_INSTANCE writes the same crontab; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +158,11 @@ class CronConfig:
     def target(self) -> str:
         return self.crontab_file or "the user's crontab"
 
+    @property
+    def crontab_name(self) -> str:
+        """The crontab as the host registry names it: the file, or whose crontab."""
+        return self.crontab_file or f"user crontab of {_user_name()}"
+
     def tag(self, mailing_id: int | str) -> str:
         return f"mailer:{self.instance}:{_key(mailing_id)}"
 
@@ -193,6 +218,9 @@ def script_text(config: CronConfig, mailing_id: int | str) -> str:
     if mailing_id == BOUNCES:
         what, call = "reading the bounce mailbox", f"from mailer.bounces.cron_entry import main\n" \
             f"sys.exit(main(env_file={env_file}))\n"
+    elif mailing_id == SYNC:
+        what, call = "keeping this host's crontab in step with the database", \
+            f"from mailer.scheduling.sync_entry import main\nsys.exit(main(env_file={env_file}))\n"
     else:
         what, call = f"mailing {mailing_id}", "from mailer.delivery.cron_entry import main\n" \
             f"sys.exit(main({mailing_id}, env_file={env_file}))\n"
@@ -237,6 +265,26 @@ class Crontab:
         """The first line of the mailing, without its tag."""
         line = self.lines[self._ours[mailing_id][0]].rstrip("\r\n")
         return line[:_TAG_RE.search(line).start()]
+
+    def scripts_dirs(self, known: str | None = None) -> set[str]:
+        """The folders whose ``*_script.py`` this instance's lines call (commented-out ones too),
+        less ``known``: a line holding that text is not parsed (shlex on 10,000 lines costs
+        0.7 s, a substring test 5 ms, and every edit asks)."""
+        folders = set()
+        for indexes in self._ours.values():
+            for index in indexes:
+                line = self.lines[index].rstrip("\r\n")
+                if known and known in line:
+                    continue
+                body = line[:_TAG_RE.search(line).start()].lstrip("#").strip()
+                fields = body.split(None, 1 if body.startswith("@") else 5)
+                try:
+                    words = shlex.split(fields[-1]) if len(fields) > 1 else []
+                except ValueError:  # an unbalanced quote: hand-edited, nobody's script
+                    continue
+                folders.update(os.path.dirname(word) for word in words
+                               if word.endswith("_script.py"))
+        return folders
 
     def put(self, mailing_id: int, line: str) -> bool:
         """Set the mailing's one line (in place if it has one); whether anything changed."""
@@ -284,14 +332,41 @@ def _split_lines(text: str) -> list[str]:
 
 
 @contextmanager
-def editing(config: CronConfig) -> Iterator[Crontab]:
+def editing(config: CronConfig, take_over: bool = False) -> Iterator[Crontab]:
+    """The crontab, read under the lock and written back if changed. Refused (``CronClash``,
+    nothing written) while another install's lines carry this instance's tag, unless this
+    install takes them over (after SCRIPTS_DIR moved)."""
     with locked(config):
         tab = Crontab(read_text(config), config.instance)
+        problem = None if take_over else clash_in(config, tab)
+        if problem:
+            raise CronClash(problem)
         yield tab
         if tab.changed:
             _write_text(config, tab.text())
         for mailing_id in tab.scripts_to_remove:
             _remove_script(config, mailing_id)
+
+
+def clash_in(config: CronConfig, tab: Crontab) -> str | None:
+    """Why this install must not edit the crontab, or None.
+
+    Lines tagged with this instance whose scripts are in another folder are another
+    install's while that folder exists (lines calling a folder that is gone are stale ones
+    of this install's, rewritten by the next edit)."""
+    ours = os.path.realpath(config.scripts_dir)
+    # How this install's own lines name its folder, where the path needs no quoting.
+    known = config.scripts_dir + os.sep if shlex.quote(config.scripts_dir) == config.scripts_dir \
+        else None
+    others = sorted(folder for folder in tab.scripts_dirs(known)
+                    if os.path.realpath(folder) != ours and os.path.isdir(folder))
+    if not others:
+        return None
+    return (f"refused: lines tagged mailer:{config.instance}: in {config.target} call scripts in "
+            f"{others[0]}, not in this install's {config.scripts_dir}: two installs with "
+            f"MAILER_INSTANCE={config.instance} write this crontab and would overwrite each "
+            f"other's lines; give each install its own MAILER_INSTANCE (or, if that folder is "
+            f"where this install's scripts were before, run `flask cron sync --take-over`)")
 
 
 def read_text(config: CronConfig) -> str:
@@ -451,8 +526,8 @@ def _atomic_write(path: Path, text: str, mode: int | None) -> None:
 # --- helpers ------------------------------------------------------------------------------
 
 def _key(mailing_id) -> int | str:
-    """A line's key: a mailing's id, or BOUNCES."""
-    return BOUNCES if mailing_id == BOUNCES else valid_id(mailing_id)
+    """A line's key: a mailing's id, BOUNCES or SYNC."""
+    return mailing_id if mailing_id in (BOUNCES, SYNC) else valid_id(mailing_id)
 
 
 def valid_id(mailing_id) -> int:
@@ -475,3 +550,24 @@ def _ceil_minute(moment: datetime) -> datetime:
 
 def _absolute(path) -> str:
     return os.path.abspath(os.fspath(path))
+
+
+def this_machine() -> str:
+    """This host's name in the registry of hosts (``cron_hosts``): its host name, and a short
+    digest of /etc/machine-id where there is one, so two containers or clones that share a
+    host name still differ. The digest is salted: machine-id itself is meant to stay private."""
+    name = socket.gethostname() or "localhost"
+    try:
+        machine_id = Path("/etc/machine-id").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        machine_id = ""
+    if machine_id:
+        name += "/" + hashlib.sha256(f"mailer:{machine_id}".encode()).hexdigest()[:8]
+    return name[:255]
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (some containers)
+        return f"uid {os.getuid()}"

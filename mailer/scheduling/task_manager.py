@@ -5,18 +5,21 @@ while the mailing may send (``Mailing.may_send``) and has an occurrence left:
 
 - ``save``       after any change of a mailing: line and script written or taken away;
 - ``remove``     a deleted mailing's line and script;
-- ``sync``       every line rebuilt from the database, stale ones pruned (``flask cron sync``);
+- ``sync``       every line rebuilt from the database, stale ones pruned (``flask cron sync``,
+                 and this host's ``sync`` line whenever the schedule version moved);
 - ``start_now``  a saved mailing due at this moment starts at once instead of at the next line;
 - ``start_run``  the owner's "send now" and "send to those not reached";
 - ``lines``      what this instance has in the crontab (``flask cron list``).
 
-``sync`` also keeps the one line that is no mailing's: ``flask bounces fetch``
-every ``BOUNCE_FETCH_MINUTES`` while a bounce mailbox is set.
+``sync`` also keeps the lines that are no mailing's: ``flask bounces fetch``
+every ``BOUNCE_FETCH_MINUTES`` while a bounce mailbox is set, and this host's ``sync`` line
+every minute (``sync_entry``); it records the sync in the registry of hosts (``hosts``).
 
 The app calls it from one place: ``register`` connects it to ``signals.mailing_changed``,
 which the mailing services, the lifecycle and the accounts service send after every
-committed change. The CLI calls it directly. How a line and a script are written (the
-crontab as text, its lock, the script's text) is ``cron``'s.
+committed change. That listener is also the one home of the schedule version's bump, which
+tells every other host to sync. The CLI calls it directly. How a line and a script are
+written (the crontab as text, its lock, the script's text) is ``cron``'s.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import sqlalchemy as sa
 from mailer import lifecycle
 from mailer.extensions import db
 from mailer.models import Mailing
-from mailer.scheduling import cron, detached
+from mailer.scheduling import cron, detached, hosts
 from mailer.scheduling.cron import CronConfig
 
 __all__ = ["SyncReport", "TaskManager", "cron_enabled", "register"]
@@ -44,6 +47,8 @@ class SyncReport:
     installed: int = 0
     removed: int = 0
     unchanged: int = 0
+    version: int = 0  # the schedule version read before the sync began
+    lines: int = 0  # mailing lines in the crontab after it
 
     def __str__(self) -> str:
         return f"{self.installed} installed, {self.removed} removed, {self.unchanged} unchanged"
@@ -92,16 +97,25 @@ class TaskManager:
         with cron.editing(self.config) as tab:
             return cron.put_or_drop(self.config, tab, mailing_id, None)
 
-    def sync(self, session=None, *, now: datetime | None = None) -> SyncReport:
-        """Rebuild this instance's lines and scripts from the database; prune the rest.
+    def sync(self, session=None, *, now: datetime | None = None,
+             take_over: bool = False) -> SyncReport:
+        """Rebuild this instance's lines and scripts from the database; prune the rest;
+        record in the registry of hosts which schedule version this host now carries.
 
         One query, one read and at most one write of the crontab, whatever the
         number of mailings. The database is read under the crontab lock, so a
-        change committed meanwhile is applied after this rebuild, not under it.
+        change committed meanwhile is applied after this rebuild, not under it; the
+        version recorded is the one read before, so such a change brings another sync.
+        Refused (``cron.CronClash``, nothing changed) while another install of this
+        instance writes the crontab or holds this machine's row, unless ``take_over``.
         """
         session = session or _default_session()
-        report = SyncReport()
-        with cron.editing(self.config) as tab:
+        machine = cron.this_machine()
+        report = SyncReport(version=hosts.current_version(session))
+        with cron.editing(self.config, take_over=take_over) as tab:  # the crontab's view first
+            problem = None if take_over else hosts.clash(session, self.config, machine)
+            if problem:
+                raise cron.CronClash(problem)  # before anything is written
             wanted = _wanted_specs(session, now or datetime.now(timezone.utc))
             if wanted:
                 cron.ensure_log_dir(self.config)
@@ -117,7 +131,17 @@ class TaskManager:
                 tab.remove_script_after_write(mailing_id)
                 report.removed += 1
             self._sync_bounces(tab, report)
+            cron.put_or_drop(self.config, tab, cron.SYNC, cron.SYNC_SPEC)
+            report.lines = len(tab.ids())
+        hosts.record_sync(session.get_bind(), self.config, machine, report.version, report.lines)
         return report
+
+    def clash(self, session=None) -> str | None:
+        """Why this install must not edit its crontab (the crontab's view, then the
+        registry's), or None: what ``flask scheduler`` and ``flask doctor`` ask."""
+        tab = cron.Crontab(cron.read_text(self.config), self.config.instance)
+        return cron.clash_in(self.config, tab) or hosts.clash(
+            session or _default_session(), self.config, cron.this_machine())
 
     def _sync_bounces(self, tab: cron.Crontab, report: SyncReport) -> None:
         """The line reading the bounce mailbox: there exactly while a mailbox is set."""
@@ -134,14 +158,15 @@ class TaskManager:
             report.unchanged += 1
 
     def lines(self) -> list[tuple[int | str, str, str]]:
-        """This instance's lines as (mailing id, spec, command), by id; the bounce mailbox's
-        line, if any, last (its id is ``cron.BOUNCES``).
+        """This instance's lines as (mailing id, spec, command), by id; then the bounce
+        mailbox's line, if any (its id is ``cron.BOUNCES``), and the sync line (``cron.SYNC``).
 
         A line someone commented out shows its spec prefixed with '#'.
         """
         tab = cron.Crontab(cron.read_text(self.config), self.config.instance)
         lines = []
-        for mailing_id in [*sorted(tab.ids()), *([cron.BOUNCES] if tab.has(cron.BOUNCES) else [])]:
+        others = [key for key in (cron.BOUNCES, cron.SYNC) if tab.has(key)]
+        for mailing_id in [*sorted(tab.ids()), *others]:
             body = tab.line_of(mailing_id)
             disabled = body.startswith("#")
             body = body.lstrip("#").strip()
@@ -198,10 +223,20 @@ def register(app) -> None:
     mailing_changed.connect(_on_mailing_changed, sender=app)
 
 
+# A run changes no mailing's status that sends (created -> running) and moves its line only
+# when DST or a clamped month moves the next occurrence's server time: the run's own host
+# rewrites its line at once, and every other host's hourly sync long before that occurrence
+# (a day away at least, or the stale line finds it claimed). Bumping on each run would make
+# every host rebuild every busy minute.
+_CHANGES_CRON_FOLLOWS_HOURLY = frozenset({"ran"})
+
+
 def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
     """Never lets a cron failure reach the request: the change is committed already,
     and ``flask cron sync`` repairs the crontab later."""
     app = sender
+    if change not in _CHANGES_CRON_FOLLOWS_HOURLY:
+        _bump_schedule_version(app, change)
     if not cron_enabled(app):
         return
     try:
@@ -221,6 +256,16 @@ def _on_mailing_changed(sender, mailing=None, change=None, **extra) -> None:
         except Exception:
             app.logger.exception("cron: could not start mailing %s at once; cron will run it",
                                  mailing_id)
+
+
+def _bump_schedule_version(app, change) -> None:
+    """Every host's sync line rebuilds within a minute (this host's included; the bump is
+    made even where this app keeps no crontab, as a web-only host)."""
+    try:
+        hosts.bump_version(db.engine)
+    except Exception:
+        app.logger.exception("cron: could not note mailing change %r in schedule_version; the "
+                             "other hosts take it up at their hourly sync", change)
 
 
 # --- the database's side ------------------------------------------------------------------
