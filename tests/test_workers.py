@@ -92,7 +92,7 @@ def test_a_full_host_hands_its_send_to_the_database_and_the_running_worker_sends
         wait_until(lambda: delivered(db) >= 20)
         late = start_run(small.id, env)
         late_output = late.communicate(timeout=30)[0]
-        assert late.returncode == 0 and "waits in the database" in late_output, late_output
+        assert late.returncode == 0 and "waits for the first of them to finish" in late_output, late_output
         assert delivered(db, small.id) == 0, "the full host's run sent nothing itself"
 
         output = sending.communicate(timeout=120)[0]
@@ -104,13 +104,12 @@ def test_a_full_host_hands_its_send_to_the_database_and_the_running_worker_sends
     assert len(received) == 430 and set(received.values()) == {1}
 
 
-def test_a_send_handed_over_is_planned_once_however_many_workers_pick_it_up(database_url, db, owner, tmp_path):
-    """Handed over by a full host (its Attempt alone, no batches), then eight workers at
-    once find it waiting: one plans it, all share it, each client gets one letter."""
-    from mailer.delivery import cron_entry
-
+def test_a_send_left_unplanned_is_planned_once_however_many_workers_pick_it_up(database_url, db, owner):
+    """A send whose Attempt has no batches (one sending when the database was upgraded to
+    batches), then eight workers at once: one plans it, all share it, one letter each."""
     mailing = make_mailing(db, owner, clients=300, start=NOW - timedelta(minutes=1))
-    cron_entry.hand_over(database_url, mailing.id, mailing.start_at)
+    db.session.add(Attempt(mailing_id=mailing.id, occurrence_at=mailing.start_at))
+    db.session.commit()
     with slow_sink() as server:
         env = app_environment(database_url, server.port, MAILING_BATCH_SIZE=10)
         runs = [start_run(mailing.id, env) for _ in range(8)]
@@ -122,3 +121,26 @@ def test_a_send_handed_over_is_planned_once_however_many_workers_pick_it_up(data
     assert len(received) == 300 and set(received.values()) == {1}
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(AttemptBatch.id))) == 30, "planned once"
+
+
+def test_a_run_left_when_every_sender_has_ended_is_taken_up_by_the_minutely_sync(
+        database_url, db, owner, tmp_path):
+    """A crowded minute's note outlives its senders (they ended, or the host went down):
+    the sync line, which cron runs every minute, runs it."""
+    from mailer.delivery.host_slots import Slots
+
+    mailing = make_mailing(db, owner, clients=5, start=NOW - timedelta(minutes=1))
+    with slow_sink() as server:
+        env = app_environment(database_url, server.port, MAILER_HOME=tmp_path, MAILER_INSTANCE="lefty",
+                              CRONTAB_FILE=tmp_path / "crontab", SCRIPTS_DIR=tmp_path / "scripts",
+                              CRON_LOG=tmp_path / "cron.log")
+        Slots(tmp_path / "instance" / "run", "lefty", 1).leave(mailing.id)
+        sync = subprocess.run([sys.executable, "-c", "import sys; from mailer.scheduling import sync_entry;"
+                               " sys.exit(sync_entry.main())"], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        received = copies(server)
+
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert f"mailing {mailing.id}: success, sent 5" in sync.stdout
+    assert len(received) == 5 and set(received.values()) == {1}
+    assert not Slots(tmp_path / "instance" / "run", "lefty", 1).left(), "the note is gone"

@@ -8,6 +8,12 @@ Core). Only when an occurrence is due and unserved (or a lapsed run
 must be taken over, or the mailing has to be closed) is the app built and
 ``engine.run_mailing`` called, exactly as ``flask force-mail <id>`` does.
 
+Before anything else the run takes one of the host's sending slots
+(``host_slots``, ``MAILING_MAX_PARALLEL``); with every slot taken it leaves a
+note for the running senders and exits, so a crowded minute never runs more
+senders than the host can hold. A sender, once its own run is done, runs what
+was left for it and helps with sends whose workers died, then gives its slot up.
+
 Also runnable as ``python -m mailer.delivery.cron_entry <id> [--resume|--ignore-schedule]``,
 which is how the web app starts a send in the background.
 """
@@ -16,7 +22,6 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -55,13 +60,6 @@ class _Postgres:
             (now, mailing_id, occurrence),
         ).fetchone()
 
-    def hand_over(self, mailing_id: int, occurrence: datetime, now: datetime) -> None:
-        self.connection.execute(
-            "INSERT INTO attempts (mailing_id, occurrence_at, started_at, status, server_response,"
-            " sent_count, failed_count, manual) VALUES (%s, %s, %s, 'sending', '', 0, 0, false)"
-            " ON CONFLICT (mailing_id, occurrence_at) DO NOTHING", (mailing_id, occurrence, now))
-        self.connection.commit()
-
 
 @contextmanager
 def _postgres(database_url: str) -> Iterator[_Postgres]:
@@ -96,10 +94,8 @@ class _Core:
         self.attempts = sa.Table(
             "attempts", metadata,
             sa.Column("id", sa.Integer), sa.Column("mailing_id", sa.Integer),
-            sa.Column("occurrence_at", UTCDateTime), sa.Column("started_at", UTCDateTime),
-            sa.Column("status", sa.String), sa.Column("server_response", sa.Text),
-            sa.Column("sent_count", sa.Integer), sa.Column("failed_count", sa.Integer),
-            sa.Column("manual", sa.Boolean), sa.Column("planned_at", UTCDateTime),
+            sa.Column("occurrence_at", UTCDateTime), sa.Column("status", sa.String),
+            sa.Column("planned_at", UTCDateTime),
         )
         self.batches = sa.Table(
             "attempt_batches", metadata,
@@ -122,12 +118,6 @@ class _Core:
             sa.select(a.status, a.planned_at.is_not(None), free)
             .where(a.mailing_id == mailing_id, a.occurrence_at == occurrence)
         ).first()
-
-    def hand_over(self, mailing_id: int, occurrence: datetime, now: datetime) -> None:
-        self.connection.execute(self.sa.insert(self.attempts).prefix_with("OR IGNORE").values(
-            mailing_id=mailing_id, occurrence_at=occurrence, started_at=now, status="sending",
-            server_response="", sent_count=0, failed_count=0, manual=False))
-        self.connection.commit()
 
 
 @contextmanager
@@ -153,56 +143,38 @@ def _database(database_url: str):
 SENDING_STATUS_VALUES = ("created", "running")
 
 
-@dataclass(frozen=True)
-class Look:
-    """The quick look's verdict: why the run can exit at once (None: the full run is needed),
-    and the occurrence due, if any."""
-
-    reason: str | None
-    due: datetime | None = None
-
-
-def look(database_url: str, mailing_id: int, now: datetime) -> Look:
+def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
+    """Why this run can exit at once, or None when the full run is needed."""
     with _database(database_url) as database:
         mailing = database.mailing(mailing_id)
         if mailing is None:
-            return Look(None)  # the full run reports it (and cron sync removes the line)
+            return None  # the full run reports it (and cron sync removes the line)
         status, frequency, zone, start_at, end_at, owner_active = mailing
         if status not in SENDING_STATUS_VALUES or not owner_active:
-            return Look(None)
+            return None
         args = (_utc(start_at), _utc(end_at), frequency, zone)
         due = schedule.latest_due(*args, now)
         if due is None:
-            return Look(f"mailing {mailing_id}: not due yet")
+            return f"mailing {mailing_id}: not due yet"
         if not schedule.has_occurrence_after(*args, now):
-            return Look(None, due)  # the last occurrence: the full run closes the mailing
+            return None  # the last occurrence: the full run closes the mailing
         attempt = database.attempt(mailing_id, due, now)
     if attempt is None:
-        return Look(None, due)
+        return None
     status, planned, anything_free = attempt
     when = f"{due:%Y-%m-%d %H:%M} UTC"
     if status != "sending":
-        return Look(f"mailing {mailing_id}: the {when} send is already done")
+        return f"mailing {mailing_id}: the {when} send is already done"
     if planned and not anything_free:
-        return Look(f"mailing {mailing_id}: another run is sending the {when} send")
-    return Look(None, due)
-
-
-def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | None:
-    """Why this run can exit at once, or None when the full run is needed."""
-    return look(database_url, mailing_id, now).reason
-
-
-def hand_over(database_url: str, mailing_id: int, occurrence: datetime) -> None:
-    """Leave the occurrence to the running workers: its Attempt, not yet split into batches."""
-    with _database(database_url) as database:
-        database.hand_over(mailing_id, occurrence, datetime.now(timezone.utc))
+        return f"mailing {mailing_id}: another run is sending the {when} send"
+    return None
 
 
 def run(mailing_id: int | None, slots: host_slots.Slots | None = None, *,
         resume: bool = False, ignore_schedule: bool = False) -> int:
     """The full run inside the app (what ``flask force-mail`` does); then, holding a slot,
-    every send waiting for a worker. ``mailing_id`` None: only the waiting sends."""
+    every run left for a sender and every send abandoned by its workers. ``mailing_id``
+    None: only those."""
     from mailer.app_core import create_sending_app
     from mailer.delivery import engine
 
@@ -214,14 +186,29 @@ def run(mailing_id: int | None, slots: host_slots.Slots | None = None, *,
             _say(result.line)
             code = result.exit_code
         while slots is not None:
+            for left_id in slots.take_left():
+                _say(engine.run_mailing(left_id).line)
             for result in engine.serve_waiting():
                 _say(result.line)
             slots.release()
-            # Released first, then looked again: a run that found every slot taken handed its
-            # send over before trying, so either it gets this slot or this look sees its send.
-            if not engine.anything_waiting() or not slots.take():
+            # Released first, then looked again: a run that found every slot taken left its
+            # note before trying once more, so either it got this slot or this look sees it.
+            if not (slots.left() or engine.anything_waiting()) or not slots.take():
                 break
     return code
+
+
+def serve_left(slots: host_slots.Slots) -> int:
+    """Run what was left for a sender, if anything was and a slot is free (the sync line's
+    minutely look, for a host whose senders all ended or died)."""
+    if slots.left() and slots.take():
+        return run(None, slots)
+    return 0
+
+
+def host_slots_of(settings: dict) -> host_slots.Slots:
+    return host_slots.Slots(config.INSTANCE_PATH / "run", settings["MAILER_INSTANCE"],
+                            settings["MAILING_MAX_PARALLEL"])
 
 
 def _is_database_error(error: Exception) -> bool:
@@ -256,23 +243,21 @@ def main(mailing_id, env_file: str | None = None) -> int:
 
     def work() -> int:
         settings = config.settings_from_env()
-        database_url = settings["SQLALCHEMY_DATABASE_URI"]
-        found = look(database_url, mailing_id, datetime.now(timezone.utc))
-        if found.reason:
-            _say(found.reason)
-            return 0
-        slots = host_slots.Slots(config.INSTANCE_PATH / "run",
-                                 settings["MAILER_INSTANCE"], settings["MAILING_MAX_PARALLEL"])
-        with slots:
-            if slots.take():
+        with host_slots_of(settings) as slots:
+            if not slots.take():
+                slots.leave(mailing_id)
+                if slots.take():  # a sender ended meanwhile: this process is one now
+                    return run(None, slots)
+                _say(f"mailing {mailing_id}: this host is sending {slots.count} runs at once; "
+                     f"this one waits for the first of them to finish")
+                return 0
+            reason = nothing_to_do(settings["SQLALCHEMY_DATABASE_URI"], mailing_id,
+                                   datetime.now(timezone.utc))
+            if reason is None:
                 return run(mailing_id, slots)
-            if found.due is not None:
-                hand_over(database_url, mailing_id, found.due)
-            if slots.take():  # a worker left meanwhile
-                return run(None, slots)
-        _say(f"mailing {mailing_id}: this host is sending {slots.count} sends at once; "
-             f"this one waits in the database for the first of them to finish")
-        return 0
+            _say(reason)
+            slots.release()
+            return serve_left(slots)
 
     return _guarded(mailing_id, work)
 
