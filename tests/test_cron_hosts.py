@@ -46,7 +46,9 @@ def postgresql(database_url):
 def make_host(make_app, database_url, smtp_sink, tmp_path):
     """An install of its own: (name, app, crontab, scripts, env file, ...)."""
 
-    def build(name: str, instance: str | None = None, crontab: Path | None = None) -> SimpleNamespace:
+    def build(name: str, instance: str | None = None, crontab: Path | None = None,
+              **extra) -> SimpleNamespace:
+        """``extra``: more settings, for the env file and the app alike."""
         place = tmp_path / name
         place.mkdir()
         settings = {
@@ -55,14 +57,14 @@ def make_host(make_app, database_url, smtp_sink, tmp_path):
             "RATELIMIT_ENABLED": "false", "DEFAULT_LANGUAGE": "en",
             "MAILER_INSTANCE": instance or f"host-{name}",
             "CRONTAB_FILE": crontab or place / "crontab", "SCRIPTS_DIR": place / "scripts",
-            "CRON_LOG": place / "cron.log",
+            "CRON_LOG": place / "cron.log", **extra,
         }
         env_file = place / "mailer.env"
         env_file.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
         app = make_app(MAILER_INSTANCE=settings["MAILER_INSTANCE"],
                        CRONTAB_FILE=str(settings["CRONTAB_FILE"]),
                        SCRIPTS_DIR=str(settings["SCRIPTS_DIR"]), CRON_LOG=str(settings["CRON_LOG"]),
-                       MAILER_ENV_FILE=str(env_file))
+                       MAILER_ENV_FILE=str(env_file), **extra)
         return SimpleNamespace(name=name, app=app, instance=settings["MAILER_INSTANCE"],
                                crontab=Path(settings["CRONTAB_FILE"]),
                                scripts=Path(settings["SCRIPTS_DIR"]), env_file=env_file)

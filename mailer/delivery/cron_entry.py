@@ -186,7 +186,7 @@ def run(mailing_id: int | None, slots: host_slots.Slots | None = None, *,
             _say(result.line)
             code = result.exit_code
         while slots is not None:
-            for left_id in slots.take_left():
+            while (left_id := slots.take_left()) is not None:
                 _say(engine.run_mailing(left_id).line)
             for result in engine.serve_waiting():
                 _say(result.line)

@@ -83,7 +83,9 @@ class _TooManyRefused(Exception):
 
 
 def _runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:64]
+    """Who holds a batch: the install and host, the process, and a token of this run."""
+    where = f"{current_app.config['MAILER_INSTANCE']}@{socket.gethostname()}"
+    return f"{where[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _why_not_sending(mailing_id: int) -> str | None:
@@ -360,7 +362,7 @@ def _serve(mailing: Mailing, attempt: Attempt, runner: str,
                    partial(rate.wait, sleep) if rate else None)
     stopped = too_many = None
     try:
-        progress.batch = batches.claim(attempt_id, runner, progress.lease_seconds)
+        progress.batch = _next_batch(progress)
         while progress.batch is not None:
             try:
                 _send_all(send, _unserved_clients(mailing_id, attempt_id, progress.batch),
@@ -368,7 +370,9 @@ def _serve(mailing: Mailing, attempt: Attempt, runner: str,
             except _LostClaim:  # our lease lapsed and another worker has the batch now
                 db.session.rollback()
                 progress.pending.clear()
-                progress.batch = batches.claim(attempt_id, runner, progress.lease_seconds)
+                progress.batch = None
+            if progress.batch is None:
+                progress.batch = _next_batch(progress)
     except ServerUnavailable as error:
         stopped = error.reason
         progress.let_go()
@@ -393,6 +397,22 @@ def _serve(mailing: Mailing, attempt: Attempt, runner: str,
     if letter.unsigned_because:
         result = replace(result, line=f"{result.line} ({letter.unsigned_because})")
     return result
+
+
+def _next_batch(progress: _Progress) -> batches.Batch | None:
+    """A batch nobody holds; while other workers hold some, the first whose lease lapses (its
+    worker died, with its host perhaps), looked for every few seconds; None once every
+    batch is done, or the send or its mailing was stopped."""
+    while True:
+        batch = batches.claim(progress.attempt_id, progress.runner, progress.lease_seconds)
+        if batch is not None:
+            return batch
+        if not batches.being_sent(progress.attempt_id) or _why_stop(progress.mailing_id,
+                                                                      progress.attempt_id):
+            db.session.commit()
+            return None
+        db.session.commit()
+        time.sleep(min(2.0, progress.lease_seconds / 3))
 
 
 def _when(attempt: Attempt) -> str:

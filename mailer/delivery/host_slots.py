@@ -80,21 +80,20 @@ class Slots:
         waiting = self._waiting()
         return waiting.is_dir() and any(name.isdigit() for name in os.listdir(waiting))
 
-    def take_left(self) -> list[int]:
-        """The mailings left for a sender, now this process's to run: a note taken is gone,
-        so two senders never run the same note."""
-        waiting, taken = self._waiting(), []
+    def take_left(self) -> int | None:
+        """A mailing left for a sender, now this process's to run (its note gone, so two
+        senders never run the same note); None when none is left. One at a time, so every
+        sender of a crowded host takes its share."""
+        waiting = self._waiting()
         if not waiting.is_dir():
-            return taken
-        for name in sorted(os.listdir(waiting)):
-            if not name.isdigit():
-                continue
+            return None
+        for mailing_id in sorted(int(name) for name in os.listdir(waiting) if name.isdigit()):
             try:
-                os.unlink(waiting / name)
+                os.unlink(waiting / str(mailing_id))
             except FileNotFoundError:  # another sender took it
                 continue
-            taken.append(int(name))
-        return taken
+            return mailing_id
+        return None
 
     def _waiting(self) -> Path:
         return self.directory / f"{self.instance}-waiting"
