@@ -144,3 +144,32 @@ def test_a_run_left_when_every_sender_has_ended_is_taken_up_by_the_minutely_sync
     assert f"mailing {mailing.id}: success, sent 5" in sync.stdout
     assert len(received) == 5 and set(received.values()) == {1}
     assert not Slots(tmp_path / "instance" / "run", "lefty", 1).left(), "the note is gone"
+
+
+def test_a_host_whose_clock_runs_ahead_takes_no_lease_before_it_lapses_on_the_databases_clock(
+        database_url, db, owner):
+    """Leases are compared on PostgreSQL's clock: a worker on a host two minutes ahead joins
+    a send whose one batch another worker holds for 15 more seconds, and sends nothing of
+    it until those 15 seconds have passed, then takes it over."""
+    from tests.provision import libfaketime_path
+
+    mailing = make_mailing(db, owner, clients=20, start=NOW - timedelta(minutes=1))
+    attempt = Attempt(mailing_id=mailing.id, occurrence_at=mailing.start_at, planned_at=NOW)
+    db.session.add(attempt)
+    db.session.flush()
+    lease_until = db.session.scalar(sa.text("SELECT statement_timestamp() + interval '15 seconds'"))
+    db.session.add(AttemptBatch(attempt_id=attempt.id, after_client_id=0, runner="elsewhere@host:1:ab",
+                                lease_until=lease_until))
+    db.session.commit()
+    with slow_sink() as server:
+        env = app_environment(database_url, server.port, LD_PRELOAD=libfaketime_path(), FAKETIME="+120s")
+        joining = force_mail(env, str(mailing.id), "--join")
+        while not server.messages and joining.poll() is None:
+            time.sleep(0.02)
+        first_letter_at = datetime.now(timezone.utc)
+        output = joining.communicate(timeout=60)[0]
+        received = copies(server)
+
+    assert first_letter_at >= lease_until, f"a letter went before the lease lapsed on the database's clock: {output}"
+    assert joining.returncode == 0 and f"mailing {mailing.id}: success, sent 20" in output, output
+    assert len(received) == 20 and set(received.values()) == {1}
