@@ -21,22 +21,13 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mailer import config, schedule
+from mailer import config, quick_database, schedule
 from mailer.delivery import host_slots
 
 def _say(line: str) -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} {line}", flush=True)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class _Postgres:
@@ -59,18 +50,6 @@ class _Postgres:
             " FROM attempts a WHERE a.mailing_id = %s AND a.occurrence_at = %s",
             (now, mailing_id, occurrence),
         ).fetchone()
-
-
-@contextmanager
-def _postgres(database_url: str) -> Iterator[_Postgres]:
-    import psycopg
-
-    url = urlsplit(database_url)
-    params = {"host": url.hostname, "port": url.port, "dbname": unquote(url.path.lstrip("/")),
-              "user": unquote(url.username or ""), "password": unquote(url.password or ""),
-              **dict(parse_qsl(url.query))}
-    with psycopg.connect(**{key: value for key, value in params.items() if value}) as connection:
-        yield _Postgres(connection)
 
 
 class _Core:
@@ -120,22 +99,8 @@ class _Core:
         ).first()
 
 
-@contextmanager
-def _core(database_url: str) -> Iterator[_Core]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            yield _Core(connection)
-    finally:
-        engine.dispose()
-
-
 def _database(database_url: str):
-    if urlsplit(database_url).scheme in ("postgresql", "postgresql+psycopg", "postgres"):
-        return _postgres(database_url)
-    return _core(database_url)
+    return quick_database.opened(database_url, _Postgres, _Core)
 
 
 # models.SENDING_STATUSES as stored, without importing the models (this path is timed by
@@ -152,7 +117,7 @@ def nothing_to_do(database_url: str, mailing_id: int, now: datetime) -> str | No
         status, frequency, zone, start_at, end_at, owner_active = mailing
         if status not in SENDING_STATUS_VALUES or not owner_active:
             return None
-        args = (_utc(start_at), _utc(end_at), frequency, zone)
+        args = (quick_database.utc(start_at), quick_database.utc(end_at), frequency, zone)
         due = schedule.latest_due(*args, now)
         if due is None:
             return f"mailing {mailing_id}: not due yet"
@@ -211,12 +176,6 @@ def host_slots_of(settings: dict) -> host_slots.Slots:
                             settings["MAILING_MAX_PARALLEL"])
 
 
-def _is_database_error(error: Exception) -> bool:
-    """A driver's or SQLAlchemy's error, told apart without importing either."""
-    return any(cls.__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3")
-               for cls in type(error).__mro__)
-
-
 def _guarded(mailing_id: int, work) -> int:
     """Run ``work``; a setting or database failure becomes one clear line and exit 1."""
     try:
@@ -224,7 +183,7 @@ def _guarded(mailing_id: int, work) -> int:
     except config.ConfigError as error:
         _say(f"mailing {mailing_id}: cannot start: {error}")
     except Exception as error:
-        if not _is_database_error(error):
+        if not quick_database.is_database_error(error):
             raise
         cause = getattr(error, "orig", None) or error
         _say(f"mailing {mailing_id}: database error: {' '.join(str(cause).split())}")

@@ -19,12 +19,9 @@ restored from a backup) is a change too. One line says what happened.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mailer import config
+from mailer import config, quick_database
 from mailer.scheduling import cron
 
 FULL_SYNC_EVERY = timedelta(hours=1)
@@ -32,13 +29,6 @@ FULL_SYNC_EVERY = timedelta(hours=1)
 
 def _say(line: str) -> None:
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} sync: {line}", flush=True)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
-        else value.astimezone(timezone.utc)
 
 
 class _Postgres:
@@ -63,18 +53,6 @@ class _Postgres:
             "UPDATE cron_hosts SET seen_at = now() WHERE instance = %s AND machine = %s",
             (instance, machine),
         )
-
-
-@contextmanager
-def _postgres(database_url: str) -> Iterator[_Postgres]:
-    import psycopg
-
-    url = urlsplit(database_url)
-    params = {"host": url.hostname, "port": url.port, "dbname": unquote(url.path.lstrip("/")),
-              "user": unquote(url.username or ""), "password": unquote(url.password or ""),
-              **dict(parse_qsl(url.query))}
-    with psycopg.connect(**{key: value for key, value in params.items() if value}) as connection:
-        yield _Postgres(connection)  # committed when the block ends
 
 
 class _Core:
@@ -114,22 +92,8 @@ class _Core:
                                 .values(seen_at=datetime.now(timezone.utc)))
 
 
-@contextmanager
-def _core(database_url: str) -> Iterator[_Core]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            yield _Core(connection)
-    finally:
-        engine.dispose()
-
-
 def _database(database_url: str):
-    if urlsplit(database_url).scheme in ("postgresql", "postgresql+psycopg", "postgres"):
-        return _postgres(database_url)
-    return _core(database_url)
+    return quick_database.opened(database_url, _Postgres, _Core)
 
 
 def in_step(database_url: str, tab: cron.CronConfig, machine: str) -> bool:
@@ -140,7 +104,7 @@ def in_step(database_url: str, tab: cron.CronConfig, machine: str) -> bool:
         if row is None:
             return False
         synced_version, synced_at, crontab, scripts_dir = row
-        synced_at = _utc(synced_at)
+        synced_at = quick_database.utc(synced_at)
         if (synced_version != version or synced_at is None
                 or not now - FULL_SYNC_EVERY < synced_at
                 or (crontab, scripts_dir) != (tab.crontab_name, tab.scripts_dir)):
@@ -167,12 +131,6 @@ def sync() -> tuple[int, str]:
                f"version {report.version}: {report}")
 
 
-def _is_database_error(error: Exception) -> bool:
-    """A driver's or SQLAlchemy's error, told apart without importing either."""
-    return any(cls.__module__.split(".")[0] in ("sqlalchemy", "psycopg", "sqlite3")
-               for cls in type(error).__mro__)
-
-
 def main(env_file: str | None = None) -> int:
     """Entry point of ``scripts/sync_script.py``; returns the exit status."""
     if env_file and "MAILER_ENV_FILE" not in os.environ:
@@ -189,7 +147,7 @@ def main(env_file: str | None = None) -> int:
     except config.ConfigError as error:
         code, line = 1, f"cannot start: {error}"
     except Exception as error:
-        if not _is_database_error(error):
+        if not quick_database.is_database_error(error):
             raise
         cause = getattr(error, "orig", None) or error
         code, line = 1, f"database error: {' '.join(str(cause).split())}"
