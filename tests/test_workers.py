@@ -123,6 +123,19 @@ def test_a_send_left_unplanned_is_planned_once_however_many_workers_pick_it_up(d
     assert db.session.scalar(sa.select(sa.func.count(AttemptBatch.id))) == 30, "planned once"
 
 
+def minutely_sync(env) -> subprocess.CompletedProcess:
+    """The host's sync line, as cron runs it every minute."""
+    return subprocess.run([sys.executable, "-c", "import sys; from mailer.scheduling import sync_entry;"
+                           " sys.exit(sync_entry.main())"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def host_environment(database_url, port, tmp_path, **settings):
+    return app_environment(database_url, port, MAILER_HOME=tmp_path, MAILER_INSTANCE="lefty",
+                           CRONTAB_FILE=tmp_path / "crontab", SCRIPTS_DIR=tmp_path / "scripts",
+                           CRON_LOG=tmp_path / "cron.log", **settings)
+
+
 def test_a_run_left_when_every_sender_has_ended_is_taken_up_by_the_minutely_sync(
         database_url, db, owner, tmp_path):
     """A crowded minute's note outlives its senders (they ended, or the host went down):
@@ -131,19 +144,46 @@ def test_a_run_left_when_every_sender_has_ended_is_taken_up_by_the_minutely_sync
 
     mailing = make_mailing(db, owner, clients=5, start=NOW - timedelta(minutes=1))
     with slow_sink() as server:
-        env = app_environment(database_url, server.port, MAILER_HOME=tmp_path, MAILER_INSTANCE="lefty",
-                              CRONTAB_FILE=tmp_path / "crontab", SCRIPTS_DIR=tmp_path / "scripts",
-                              CRON_LOG=tmp_path / "cron.log")
         Slots(tmp_path / "instance" / "run", "lefty", 1).leave(mailing.id)
-        sync = subprocess.run([sys.executable, "-c", "import sys; from mailer.scheduling import sync_entry;"
-                               " sys.exit(sync_entry.main())"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        sync = minutely_sync(host_environment(database_url, server.port, tmp_path))
         received = copies(server)
 
     assert sync.returncode == 0, sync.stdout + sync.stderr
     assert f"mailing {mailing.id}: success, sent 5" in sync.stdout
     assert len(received) == 5 and set(received.values()) == {1}
     assert not Slots(tmp_path / "instance" / "run", "lefty", 1).left(), "the note is gone"
+
+
+def test_a_send_whose_workers_all_died_is_finished_by_the_next_minutely_sync(database_url, db, owner, tmp_path):
+    """Its only worker died with its host half-way: once the lease has lapsed, any host's
+    sync line finishes the send, sending only to those not reached."""
+    mailing = make_mailing(db, owner, clients=40, start=NOW - timedelta(minutes=1))
+    with slow_sink() as server:
+        env = host_environment(database_url, server.port, tmp_path, MAILING_BATCH_SIZE=10,
+                               MAILING_LEASE_SECONDS=2)
+        first = start_run(mailing.id, env)
+        wait_until(lambda: delivered(db) >= 15)
+        first.kill()
+        first.communicate(timeout=10)
+        before = sum(copies(server).values())
+        wait_until(lambda: batches_held(db) == 0, 10)  # the dead worker's lease lapses
+        sync = minutely_sync(env)
+        received = copies(server)
+
+    assert 15 <= before < 40, "the first worker died half-way"
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert f"mailing {mailing.id}: success, sent 40" in sync.stdout, sync.stdout
+    assert len(received) == 40 and sum(n - 1 for n in received.values()) <= 10
+    db.session.expire_all()
+    (attempt,) = db.session.scalars(sa.select(Attempt)).all()
+    assert (attempt.status, attempt.sent_count) == (AttemptStatus.SUCCESS, 40)
+
+
+def batches_held(db) -> int:
+    """Batches whose lease has not lapsed on the database's clock."""
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count(AttemptBatch.id)).where(
+        AttemptBatch.done_at.is_(None), AttemptBatch.lease_until >= sa.func.statement_timestamp()))
 
 
 def test_a_host_whose_clock_runs_ahead_takes_no_lease_before_it_lapses_on_the_databases_clock(
