@@ -17,7 +17,8 @@ letter (the engine's own bytes, built beforehand) with ``sendmail`` over one
 connection; and once more with DKIM signing on, reported beside.
 
 Memory: the same run to 100,000 clients, as a process whose peak resident
-memory the kernel reports (``wait4``).
+memory the kernel reports (``wait4``), against the lean app a sending process
+builds (``mailer.app_core.create_sending_app``) with nothing sent.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from bench.postfix_sink import PostfixSmtpSink
 from bench.sink import CountingSink
 
 PYTHON = sys.executable
-MEMORY_TARGET_MB = 100
+MEMORY_TARGET_MB = 60  # issue 19: a sending process at 100,000 clients (listmonk's whole server: 57 MB)
 
 
 def _mailing(url: str, tmp: Path, clients: int, tag: str = "") -> int:
@@ -222,11 +223,13 @@ def memory(ctx: common.Context, url: str) -> list[common.Figure]:
     with CountingSink() as idle:
         env = common.environment(url, ctx.tmp, idle.port)
         _code, idle_peak, _ = common.peak_rss_mb_of(
-            [PYTHON, "-c", "import mailer.app, mailer.delivery.engine; mailer.app.create_app()"], env)
+            [PYTHON, "-c", "import mailer.app_core, mailer.delivery.engine; "
+                           "mailer.app_core.create_sending_app()"], env)
     return [common.Figure(
         "delivery", f"peak memory, mailing to {clients:,} clients", round(peak, 1), "MB",
-        "the app created, nothing sent", round(idle_peak, 1), None, f"< {MEMORY_TARGET_MB} MB",
-        peak < MEMORY_TARGET_MB, f"{peak - idle_peak:.1f} MB above the bare app")]
+        "the sending app created, nothing sent", round(idle_peak, 1), None,
+        f"<= {MEMORY_TARGET_MB} MB", peak <= MEMORY_TARGET_MB,
+        f"{peak - idle_peak:.1f} MB above the bare sending app")]
 
 
 def run(ctx: common.Context) -> list[common.Figure]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import common
 
-BENCHES = ["delivery", "startup", "cron_cost", "web", "load", "queries"]
+BENCHES = ["delivery", "workers", "startup", "cron_cost", "web", "load", "queries"]
 RESULTS = Path(__file__).with_name("results.json")
 
 
