@@ -329,8 +329,8 @@ class Attempt(db.Model):
     failed_count: so.Mapped[int] = so.mapped_column(default=0)
     # True for a send asked for by hand (``force-mail --ignore-schedule``, "send now").
     manual: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
-    # When its clients were split into batches; None while the occurrence waits for a
-    # worker (a host at MAILING_MAX_PARALLEL hands it over by inserting the row alone).
+    # When its clients were split into batches (delivery/batches.py); None for an attempt
+    # still sending when migration 0006 ran: the next worker plans it.
     planned_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
     mailing: so.Mapped[Mailing] = so.relationship(back_populates="attempts")

@@ -67,7 +67,7 @@ def plan(attempt_id: int, mailing_id: int, size: int) -> bool:
     """Split the clients the attempt has not reached into batches, once per attempt; whether
     this call did it. Runs in the caller's transaction; the caller commits.
 
-    Taking ``planned_at`` is the lock: of two workers planning the same handed-over
+    Taking ``planned_at`` is the lock: of two workers planning the same unplanned
     attempt, the second waits for the first's commit and then finds it planned.
     """
     taken = db.session.execute(
@@ -165,7 +165,7 @@ def being_sent(attempt_id: int) -> bool:
 
 
 def abandoned() -> sa.ColumnElement:
-    """An attempt still sending that no worker is on: handed over and not planned yet, or
+    """An attempt still sending that no worker is on: not planned yet (made before batches), or
     with batches left and no lease running (its workers died)."""
     free = sa.select(AttemptBatch.id).where(AttemptBatch.attempt_id == Attempt.id, _free())
     held = sa.select(AttemptBatch.id).where(AttemptBatch.attempt_id == Attempt.id,

@@ -11,9 +11,9 @@ worker that dies lets the lease lapse and another takes the batch over, so no
 client is skipped and at most the one batch in flight is sent twice. Whichever
 worker closes the last batch ends the attempt with its counts.
 
-A run whose host is full (``MAILING_MAX_PARALLEL``) hands its occurrence to
-the database instead; ``serve_waiting`` is how running workers pick such sends
-up in turn.
+A send no worker is on any more (all of them died, on any host) is picked up by
+``serve_waiting``, which every sender runs after its own send and the minutely
+sync line runs too (``cron_entry.run``).
 """
 from __future__ import annotations
 
@@ -152,8 +152,8 @@ def run_mailing(
 
 
 def serve_waiting(*, sleep: Callable[[float], None] = time.sleep) -> Iterator[RunResult]:
-    """Help with every send that waits for a worker (handed over by a full host, or left by a
-    worker that died), oldest first, each at most once; one result per send helped."""
+    """Help with every send no worker is on (its workers died, or it was left unplanned by an
+    older version), oldest first, each at most once; one result per send helped."""
     served: set[int] = set()
     while (found := _waiting(served)) is not None:
         attempt_id, mailing_id = found
