@@ -28,7 +28,6 @@ import re
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -42,6 +41,7 @@ import requests
 import sqlalchemy as sa
 
 from mailer.models import Attempt, AttemptStatus, Delivery, DeliveryStatus, Mailing, MailingStatus
+from mailer.scheduling import cron
 from tests.smtp_servers import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 def _crontab_lock():
     """The lock mailer itself takes around every edit of this user's crontab
     (mailer/scheduling/cron.py), so no other suite's or app's edit is lost to ours."""
-    path = os.path.join(tempfile.gettempdir(), f"mailer-crontab-{os.getuid()}.lock")
+    path = cron.lock_path(cron.CronConfig.from_config({"MAILER_INSTANCE": "smoke"}))
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = time.monotonic() + 30

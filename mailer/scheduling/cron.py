@@ -418,13 +418,19 @@ def _crontab_command() -> str:
     return shutil.which("crontab") or "/usr/bin/crontab"
 
 
+def lock_path(config: CronConfig) -> str:
+    """Beside the crontab file; for the user's crontab, in the user's home directory, which
+    the web service and cron's runs both see (not /tmp: systemd's PrivateTmp gives the
+    service a /tmp of its own, and the two would not exclude each other)."""
+    if config.crontab_file:
+        return os.path.realpath(config.crontab_file) + ".lock"
+    return os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".mailer-crontab.lock")
+
+
 @contextmanager
 def locked(config: CronConfig) -> Iterator[None]:
     """One editor of the crontab at a time: web workers, cron runs, ``flask cron sync``."""
-    if config.crontab_file:
-        path = os.path.realpath(config.crontab_file) + ".lock"
-    else:
-        path = os.path.join(tempfile.gettempdir(), f"mailer-crontab-{os.getuid()}.lock")
+    path = lock_path(config)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
