@@ -25,10 +25,10 @@ from mailer.scheduling.dev_runner import heartbeat_path
 
 OK, WARNING, FAILURE = "ok", "warning", "failure"
 SCHEDULER_HEARTBEAT_SECONDS = 150  # `flask scheduler` ticks every minute
-# This host's clock against the database's: cron fires, and a run's quick look decides what
-# is due and whether a lease lapsed, by the local clock, while leases are kept on the
-# database's. A host off by a good part of MAILING_LEASE_SECONDS could take over a run that
-# is alive; a tenth of it (60 s by default) is where that margin starts to go.
+# This host's clock against the database's: cron fires, and a run decides which occurrence is
+# due, by the local clock, while leases are compared on the database's. A host off by a
+# minute starts sends a minute early or late, and its runs' quick look misjudges leases (the
+# claim itself does not); a tenth of MAILING_LEASE_SECONDS (60 s by default) is the failure.
 CLOCK_WARNING_SECONDS = 2.0
 CLOCK_LEASE_FRACTION = 10
 WEAK_KEYS = frozenset({"", "dev", "secret", "changeme", "change-me", "test", "development"})
@@ -197,7 +197,7 @@ def clock_row(offset: float, round_trip: float, lease_seconds: int) -> Row:
     fix = "keep every host's clock and the database's on NTP (systemd-timesyncd or chrony)"
     if abs(offset) > limit:
         return Row("clock", FAILURE, f"{seen}: over {limit:g} s (MAILING_LEASE_SECONDS/"
-                   f"{CLOCK_LEASE_FRACTION}), this host may take over runs that are alive", fix)
+                   f"{CLOCK_LEASE_FRACTION}), this host starts sends early or late by as much", fix)
     if abs(offset) > CLOCK_WARNING_SECONDS:
         return Row("clock", WARNING, f"{seen}: over {CLOCK_WARNING_SECONDS:g} s", fix)
     return Row("clock", OK, seen)

@@ -76,6 +76,7 @@ def test_env_file_is_read_when_the_environment_is_silent(tmp_path):
     ({"SCHEDULER": "cron", "CRONTAB_FILE": "/tmp/crontab"}, "unset one of them"),
     ({"APP_ENV": "production", "CRONTAB_FILE": "/srv/mailer/instance/crontab"},
      "in production nothing runs that file, so no mailing would send"),
+    ({"MAILING_MAX_PARALLEL": 0}, "MAILING_MAX_PARALLEL must be at least 1"),
 ])
 def test_bad_settings_are_refused_by_name(database_url, overrides, words):
     config = {"APP_ENV": "testing", "SECRET_KEY": "k", "SQLALCHEMY_DATABASE_URI": database_url}

@@ -424,7 +424,11 @@ def lock_path(config: CronConfig) -> str:
     service a /tmp of its own, and the two would not exclude each other)."""
     if config.crontab_file:
         return os.path.realpath(config.crontab_file) + ".lock"
-    return os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".mailer-crontab.lock")
+    try:
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:  # a uid with no passwd entry (some containers)
+        home = os.path.expanduser("~")
+    return os.path.join(home, ".mailer-crontab.lock")
 
 
 @contextmanager

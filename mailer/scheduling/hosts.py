@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailer.models import CronHost, ScheduleVersion
+from mailer.quick_database import utc
 from mailer.scheduling.cron import CronConfig
 
 __all__ = ["HostRow", "Registry", "bump_version", "clash", "current_version", "database_now",
@@ -38,7 +39,7 @@ _VERSION_ROW = 1
 def database_now(session) -> datetime:
     """The database's clock (PostgreSQL), or this host's where the database is a file."""
     if _dialect(session) == "postgresql":
-        return _utc(session.scalar(sa.select(sa.func.clock_timestamp())))
+        return utc(session.scalar(sa.select(sa.func.clock_timestamp())))
     return datetime.now(timezone.utc)
 
 
@@ -105,7 +106,7 @@ def clash(session, config: CronConfig, machine: str) -> str | None:
     ).first()
     if row is None or (row.crontab, row.scripts_dir) == (config.crontab_name, config.scripts_dir):
         return None
-    age = database_now(session) - _utc(row.seen_at)
+    age = database_now(session) - utc(row.seen_at)
     if age > CLASH_WINDOW:
         return None
     return (f"refused: another install with MAILER_INSTANCE={config.instance} on this machine "
@@ -143,7 +144,7 @@ def registry(session) -> Registry:
     now = database_now(session)
     version_row = session.execute(sa.select(ScheduleVersion.version, ScheduleVersion.changed_at)
                                   .where(ScheduleVersion.id == _VERSION_ROW)).first()
-    version, changed_at = (version_row.version, _utc(version_row.changed_at)) if version_row \
+    version, changed_at = (version_row.version, utc(version_row.changed_at)) if version_row \
         else (0, None)
     # "Behind" needs both: a change older than BEHIND_AFTER (a host's minute may not have
     # come yet) and a last sync older than that (a host that synced since is in step or
@@ -155,7 +156,7 @@ def registry(session) -> Registry:
                   CronHost.synced_version, CronHost.synced_at, CronHost.seen_at)
         .order_by(CronHost.instance, CronHost.machine))
     for row in rows:
-        synced_at, seen_at = _utc(row.synced_at), _utc(row.seen_at)
+        synced_at, seen_at = utc(row.synced_at), utc(row.seen_at)
         hosts.append(HostRow(
             row.instance, row.machine, row.crontab, row.lines, row.synced_version, synced_at,
             seen_at,
@@ -175,13 +176,6 @@ def _insert(dialect: str):
 
 def _dialect(session) -> str:
     return session.get_bind().dialect.name
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None \
-        else value.astimezone(timezone.utc)
 
 
 def _minutes(age: timedelta) -> str:

@@ -164,18 +164,21 @@ def main(env_file: str | None = None) -> int:
             tab = cron.CronConfig.from_config(settings)
         except ValueError as error:  # MAILER_INSTANCE or a path that cannot be in a line
             raise config.ConfigError(str(error)) from None
-        if in_step(settings["SQLALCHEMY_DATABASE_URI"], tab, cron.this_machine()):
-            return _serve_left(settings)
-        code, line = sync()
+        if not in_step(settings["SQLALCHEMY_DATABASE_URI"], tab, cron.this_machine()):
+            code, line = sync()
+            _say(line)
+            if code:
+                return code
+        return _serve_left(settings)
     except config.ConfigError as error:
-        code, line = 1, f"cannot start: {error}"
+        line = f"cannot start: {error}"
     except Exception as error:
         if not quick_database.is_database_error(error):
             raise
         cause = getattr(error, "orig", None) or error
-        code, line = 1, f"database error: {' '.join(str(cause).split())}"
+        line = f"database error: {' '.join(str(cause).split())}"
     _say(line)
-    return code or _serve_left(settings)
+    return 1
 
 
 def _serve_left(settings: dict) -> int:
