@@ -401,8 +401,10 @@ def _serve(mailing: Mailing, attempt: Attempt, runner: str,
 
 def _next_batch(progress: _Progress) -> batches.Batch | None:
     """A batch nobody holds; while other workers hold some, the first whose lease lapses (its
-    worker died, with its host perhaps), looked for every few seconds; None once every
-    batch is done, or the send or its mailing was stopped."""
+    worker died, with its host perhaps), looked for again after 50 ms, then less and less
+    often, up to every 2 s; None once every batch is done, or the send or its mailing was
+    stopped (so a worker waiting on the last batches ends moments after they do)."""
+    pause = 0.05
     while True:
         batch = batches.claim(progress.attempt_id, progress.runner, progress.lease_seconds)
         if batch is not None:
@@ -412,7 +414,8 @@ def _next_batch(progress: _Progress) -> batches.Batch | None:
             db.session.commit()
             return None
         db.session.commit()
-        time.sleep(min(2.0, progress.lease_seconds / 3))
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0, progress.lease_seconds / 3)
 
 
 def _when(attempt: Attempt) -> str:
