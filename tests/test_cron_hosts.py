@@ -35,14 +35,6 @@ def libfaketime():
 
 
 @pytest.fixture
-def postgresql(database_url):
-    """What only PostgreSQL has: the server's own clock, pg_stat_activity, advisory locks
-    (a sqlite:// TEST_DATABASE_URL is one host, and these tests are about several)."""
-    if sa.make_url(database_url).get_backend_name() != "postgresql":
-        pytest.skip("needs PostgreSQL")
-
-
-@pytest.fixture
 def make_host(make_app, database_url, smtp_sink, tmp_path):
     """An install of its own: (name, app, crontab, scripts, env file, ...)."""
 
@@ -190,7 +182,7 @@ def test_a_stopped_and_a_deleted_mailing_leave_host_b_at_its_next_sync(two_hosts
     assert "1 removed" in run_sync_script(a).stdout and mailing_lines(a) == {}
 
 
-def test_a_change_made_during_b_s_sync_brings_another(two_hosts, db, postgresql):
+def test_a_change_made_during_b_s_sync_brings_another(two_hosts, db):
     """The version B records is the one it read before its sync began: a change committed
     while B waits for its crontab makes B sync again a minute later, not never."""
     a, b, owner = two_hosts
@@ -341,7 +333,7 @@ def test_the_registry_refuses_the_same_instance_with_another_crontab_on_this_mac
 
 # --- clocks ----------------------------------------------------------------------------------
 
-def test_doctor_compares_this_hosts_clock_with_the_databases(two_hosts, libfaketime, postgresql):
+def test_doctor_compares_this_hosts_clock_with_the_databases(two_hosts, libfaketime):
     a, _b, _owner = two_hosts
     doctor = cli(a, "doctor").output
     (row,) = [line for line in doctor.splitlines() if line.split()[1:2] == ["clock"]]
@@ -369,7 +361,7 @@ def test_clock_limits(offset, lease, status):
 
 # --- what else the hosts share ---------------------------------------------------------------
 
-def test_one_host_at_a_time_reads_the_bounce_mailbox(make_app, db, postgresql):
+def test_one_host_at_a_time_reads_the_bounce_mailbox(make_app, db):
     """Every host carries the bounces line, and cron fires it in the same minute on each."""
     from mailer.bounces import fetching
     from tests.smtp_servers import closed_port

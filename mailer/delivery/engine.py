@@ -46,6 +46,7 @@ from mailer.models import (
     Delivery,
     DeliveryStatus,
     Mailing,
+    MailingStatus,
     User,
     utcnow,
 )
@@ -90,24 +91,31 @@ def _runner_id() -> str:
 
 def _why_not_sending(mailing_id: int) -> str | None:
     """None while the mailing may send (``Mailing.may_send``, read afresh), else why not."""
-    status, active, may_send = db.session.execute(
+    return _refusal(*db.session.execute(
         sa.select(Mailing.status, User.active, Mailing.may_send)
         .join(User, User.id == Mailing.owner_id).where(Mailing.id == mailing_id)
-    ).one()
-    if may_send:
-        return None
-    return "belongs to a blocked user" if not active else f"is {status.value}"
+    ).one())
 
 
 def _why_stop(mailing_id: int, attempt_id: int) -> str | None:
     """Why a worker must stop mid-send: the mailing may no longer send, or another worker
-    has ended the attempt (its mail server stopped answering, say)."""
-    refusal = _why_not_sending(mailing_id)
-    if refusal:
-        return refusal
-    status = db.session.scalar(sa.select(Attempt.status).where(Attempt.id == attempt_id))
+    has ended the attempt (its mail server stopped answering, say). One query."""
+    status, active, may_send, attempt_status = db.session.execute(
+        sa.select(Mailing.status, User.active, Mailing.may_send, Attempt.status)
+        .join(User, User.id == Mailing.owner_id).join(Attempt, Attempt.mailing_id == Mailing.id)
+        .where(Mailing.id == mailing_id, Attempt.id == attempt_id)
+    ).one()
     db.session.commit()
-    return None if status is AttemptStatus.SENDING else "was ended by another run"
+    refusal = _refusal(status, active, may_send)
+    if refusal is None and attempt_status is not AttemptStatus.SENDING:
+        return "was ended by another run"
+    return refusal
+
+
+def _refusal(status: MailingStatus, active: bool, may_send: bool) -> str | None:
+    if may_send:
+        return None
+    return "belongs to a blocked user" if not active else f"is {status.value}"
 
 
 def run_mailing(

@@ -23,6 +23,7 @@ half-sent mailing is finished within a minute or two by whichever host looks fir
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from mailer import config, quick_database
@@ -119,21 +120,31 @@ def _database(database_url: str):
     return quick_database.opened(database_url, _Postgres, _Core)
 
 
-def in_step(database_url: str, tab: cron.CronConfig, machine: str) -> bool:
-    """Whether this host synced the current version within FULL_SYNC_EVERY, from the same
-    crontab and scripts folder; if so, notes that it was seen."""
+@dataclass(frozen=True)
+class Look:
+    """What one connection each minute tells: whether this host is in step (then it was noted
+    as seen), and whether a send waits for a worker because all of its workers died."""
+
+    in_step: bool
+    abandoned: bool
+
+
+def look(database_url: str, tab: cron.CronConfig, machine: str) -> Look:
+    """In step: this host synced the current version within FULL_SYNC_EVERY, from the same
+    crontab and scripts folder."""
     with _database(database_url) as database:
         now, version, row = database.look(tab.instance, machine)
+        abandoned = database.abandoned()
         if row is None:
-            return False
+            return Look(False, abandoned)
         synced_version, synced_at, crontab, scripts_dir = row
         synced_at = quick_database.utc(synced_at)
         if (synced_version != version or synced_at is None
                 or not now - FULL_SYNC_EVERY < synced_at
                 or (crontab, scripts_dir) != (tab.crontab_name, tab.scripts_dir)):
-            return False
+            return Look(False, abandoned)
         database.seen(tab.instance, machine)
-        return True
+        return Look(True, abandoned)
 
 
 def sync() -> tuple[int, str]:
@@ -164,12 +175,13 @@ def main(env_file: str | None = None) -> int:
             tab = cron.CronConfig.from_config(settings)
         except ValueError as error:  # MAILER_INSTANCE or a path that cannot be in a line
             raise config.ConfigError(str(error)) from None
-        if not in_step(settings["SQLALCHEMY_DATABASE_URI"], tab, cron.this_machine()):
+        found = look(settings["SQLALCHEMY_DATABASE_URI"], tab, cron.this_machine())
+        if not found.in_step:
             code, line = sync()
             _say(line)
             if code:
                 return code
-        return _serve_left(settings)
+        return _serve_left(settings, found.abandoned)
     except config.ConfigError as error:
         line = f"cannot start: {error}"
     except Exception as error:
@@ -181,17 +193,13 @@ def main(env_file: str | None = None) -> int:
     return 1
 
 
-def _serve_left(settings: dict) -> int:
+def _serve_left(settings: dict, abandoned: bool) -> int:
     """Runs a crowded minute left for senders that have all ended (or died) since, and sends
     whose workers all died (on another host, perhaps): within a minute, whatever else this
     host's cron fires."""
     from mailer.delivery import cron_entry
 
     slots = cron_entry.host_slots_of(settings)
-    if not slots.left():
-        with _database(settings["SQLALCHEMY_DATABASE_URI"]) as database:
-            if not database.abandoned():
-                return 0
-    if not slots.take():
-        return 0  # a running sender will
+    if not (abandoned or slots.left()) or not slots.take():
+        return 0  # nothing waits, or a running sender will see to it
     return cron_entry.run(None, slots)
