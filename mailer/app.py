@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR), render_as_batch=True,
                      compare_type=True)
     csrf.init_app(app)
+    csrf.exempt("mailer.unsubscribe.routes.unsubscribe")  # RFC 8058 one-click: no session
     cache.init_app(app)
     mail.init_app(app)
     babel.init_app(

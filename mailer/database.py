@@ -5,7 +5,7 @@ database with SQLAlchemy alone.
 """
 from __future__ import annotations
 
-import sqlite3
+import sys
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -39,8 +39,11 @@ class UTCDateTime(sa.TypeDecorator):
 
 @sa.event.listens_for(sa.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL and a busy timeout let the web app and several cron runs write at once."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
+    """WAL and a busy timeout let the web app and several cron runs write at once.
+
+    ``sqlite3`` is looked up, not imported: a process on PostgreSQL never loads it."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from mailer.models import CronHost, ScheduleVersion
 from mailer.quick_database import utc
@@ -171,7 +171,10 @@ def registry(session) -> Registry:
 
 def _insert(dialect: str):
     """The INSERT that has ON CONFLICT ... DO UPDATE: the two databases this app runs on."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect == "postgresql":
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite  # not loaded by a process on PostgreSQL
+    return sqlite.insert
 
 
 def _dialect(session) -> str:
