@@ -475,9 +475,21 @@ def _wait_for_port(host: str, port: int, seconds: float = 60) -> None:
     raise RuntimeError(f"nothing answers on {host}:{port} after {seconds:.0f} s")
 
 
+APT_LOCK_WAIT = 600  # seconds: another apt-get (a second checkout's provision, unattended upgrades)
+
+
 def _apt_get(*arguments: str, cwd: str | None = None) -> None:
+    """Run apt-get, waiting while another apt-get holds its locks: dpkg's lock through
+    ``DPkg::Lock::Timeout``; the package lists' lock, which ``apt-get update`` does not wait
+    for (apt 2.6), by trying again until it is free."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    done = subprocess.run(["apt-get", *arguments], env=env, cwd=cwd, capture_output=True, text=True)
+    command = ["apt-get", "-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT}", *arguments]
+    deadline = time.monotonic() + APT_LOCK_WAIT
+    while True:
+        done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+        if not (done.returncode and "Could not get lock" in done.stderr and time.monotonic() < deadline):
+            break
+        time.sleep(1)
     if done.returncode:
         raise RuntimeError(f"apt-get {arguments[0]} failed: "
                            + " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:]))
