@@ -92,14 +92,16 @@ def get(port: int, path: str, cookie: str = "", method: str = "GET", body: str |
 
 
 @contextmanager
-def gunicorn(url: str, tmp: Path):
-    """``gunicorn wsgi:app`` with 2 workers on a free port; yields the port, stops it afterwards."""
+def gunicorn(url: str, tmp: Path, args: tuple[str, ...] = ()):
+    """``gunicorn wsgi:app`` with 2 workers on a free port; yields the port, stops it afterwards.
+
+    ``args`` are more of gunicorn's options (bench/scale.py: a longer ``--timeout`` for exports)."""
     port = common.free_port()
     log = open(tmp / "gunicorn.log", "wb")
     process = subprocess.Popen(
         # --no-control-socket: its default path is the same for every gunicorn on the machine
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--no-control-socket", "wsgi:app"],
+         "--no-control-socket", *args, "wsgi:app"],
         cwd=common.ROOT, env=common.environment(url, tmp), stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -158,16 +160,25 @@ def _ms(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(port: int, path: str, seconds: int, cookie: str) -> dict:
+def wrk(port: int, path: str, seconds: int, cookie: str, timeout: int | None = None) -> dict:
+    """One wrk run: req/s, mean and p99 latency (ms), errors (socket errors and non-2xx/3xx).
+
+    ``timeout`` (s) replaces wrk's own 2 s, after which a response counts as an error and
+    not in the latencies (bench/scale.py: pages that take longer than that at 100,000 clients).
+    """
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    if timeout is not None:
+        command.append(f"--timeout={timeout}s")
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(command + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
-                            text=True, check=True, timeout=seconds + 60).stdout
+                            text=True, check=True, timeout=seconds + (timeout or 0) + 60).stdout
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "mean_ms": _ms(re.search(r"^\s+Latency\s+(\S+)", output, re.M).group(1)),
             "p99_ms": _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
+            "requests": int(re.search(r"(\d+) requests in", output).group(1)),
             "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0)}
 
 

@@ -209,9 +209,22 @@ mailing_clients = sa.Table(
 )
 
 
+def _where(condition: str) -> dict:
+    """A partial index's condition, the same on both databases."""
+    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
+
+
 class Client(db.Model):
     __tablename__ = "clients"
-    __table_args__ = (sa.UniqueConstraint("owner_id", "email"),)
+    # The clients mailings skip are a few in a hundred: their own small indexes serve the
+    # lists of them and the counts of them among a mailing's recipients.
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "email"),
+        sa.Index("ix_clients_suppressed", "owner_id", "email", "id",
+                 **_where("suppressed_at IS NOT NULL")),
+        sa.Index("ix_clients_unsubscribed", "owner_id", "email", "id",
+                 **_where("unsubscribed_at IS NOT NULL")),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     owner_id: so.Mapped[int] = so.mapped_column(
@@ -280,6 +293,8 @@ class Mailing(db.Model):
         _enum(MailingStatus, "status"), default=MailingStatus.CREATED, index=True
     )
     stop_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    # Its rows in mailing_clients, counted by the database itself (see OwnerTally).
+    recipients: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
@@ -327,6 +342,9 @@ class Attempt(db.Model):
     server_response: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     sent_count: so.Mapped[int] = so.mapped_column(default=0)
     failed_count: so.Mapped[int] = so.mapped_column(default=0)
+    # Clients still mailed that it never tried, counted when it ended (stopped early, or a
+    # client added after its last batch); while it sends, they are counted live.
+    not_reached: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # True for a send asked for by hand (``force-mail --ignore-schedule``, "send now").
     manual: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
     # When its clients were split into batches (delivery/batches.py); None for an attempt
@@ -373,7 +391,11 @@ class Delivery(db.Model):
     """One recipient of one attempt: both the progress record and "who got it"."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (sa.UniqueConstraint("attempt_id", "client_id"),)
+    # What came back is rare: the counts of bounces and complaints read only those rows.
+    __table_args__ = (
+        sa.UniqueConstraint("attempt_id", "client_id"),
+        sa.Index("ix_deliveries_bounced", "attempt_id", **_where("bounce IS NOT NULL")),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     attempt_id: so.Mapped[int] = so.mapped_column(
@@ -482,3 +504,42 @@ class ScheduleVersion(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True, default=1)
     version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     changed_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+
+class OwnerTally(db.Model):
+    """How many clients a user has, and how many of them mailings skip.
+
+    Kept by the database itself: triggers on ``clients`` (migration 0007) add and
+    take away whatever any statement inserts, deletes or changes, an import of
+    100,000 rows or a cascade from a deleted user alike, in the same transaction.
+    So a page reads one row instead of counting, and the figures cannot drift
+    from the rows. ``ClientAddress`` and ``ServiceTally`` are kept the same way,
+    as is ``Mailing.recipients``.
+    """
+
+    __tablename__ = "owner_tallies"
+
+    owner_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    clients: so.Mapped[int] = so.mapped_column(default=0)
+    suppressed: so.Mapped[int] = so.mapped_column(default=0)
+    unsubscribed: so.Mapped[int] = so.mapped_column(default=0)
+
+
+class ClientAddress(db.Model):
+    """An address some user has as a client, and how many users have it (see OwnerTally)."""
+
+    __tablename__ = "client_emails"
+
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
+    owners: so.Mapped[int] = so.mapped_column(default=0)
+
+
+class ServiceTally(db.Model):
+    """The service's one row of figures: the addresses of ``client_emails`` (see OwnerTally)."""
+
+    __tablename__ = "service_tallies"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, default=1)
+    unique_clients: so.Mapped[int] = so.mapped_column(default=0)

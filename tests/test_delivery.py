@@ -309,6 +309,8 @@ def test_resend_button_sends_to_the_clients_not_reached(make_app, client, auth, 
     auth.login("user@example.com")
     page = client.get(f"/mailings/{mailing.id}").get_data(as_text=True)
     assert "Send to the clients not reached" in page
+    attempt_page = client.get(f"/mailings/{mailing.id}/attempts/{down.attempt_id}").get_data(as_text=True)
+    assert ">4</dd>" in attempt_page.split("Not reached</dt>", 1)[1]
 
     submit(client, f"/mailings/{mailing.id}/resend", {}, form_url=f"/mailings/{mailing.id}")
 
@@ -321,7 +323,7 @@ def test_attempt_page_says_who_got_it_who_did_not_and_why(client, auth, db, owne
     mailing = due_mailing(db, owner, clients=3)
     first, second, _third = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
     attempt = AttemptFactory(mailing=mailing, status=AttemptStatus.PARTIAL, sent_count=1,
-                             failed_count=1, server_response="Refused: 1.")
+                             failed_count=1, not_reached=1, server_response="Refused: 1.")
     DeliveryFactory(attempt=attempt, client=first, status=DeliveryStatus.SENT,
                     server_reply="250 2.0.0 Ok: queued", smtp_code=250)
     DeliveryFactory(attempt=attempt, client=second, status=DeliveryStatus.FAILED,

@@ -210,6 +210,7 @@ def test_garbage_from_the_server_ends_the_run_with_a_failure_that_quotes_it(app_
     assert attempt.status is AttemptStatus.FAILURE
     assert "I am a web server" in attempt.server_response  # smtplib keeps all but a line's first 4 characters
     assert "Not reached: 5" in attempt.server_response
+    assert attempt.not_reached == 5
 
 
 @pytest.mark.parametrize("reply", ["421 4.3.2 Service not available", "554 No SMTP service here"])

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from mailer import paging, tallies
 from mailer.extensions import db
 from mailer.main.services import figures_changed
 from mailer.clients import csv_io as client_csv
@@ -137,16 +138,20 @@ def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
 
 def clients_page(owner: User, q: str | None, page: int, shown: str | None = None):
     """The owner's clients matching ``q`` (e-mail or name), by e-mail, all of them or only
-    those ``shown`` names (a key of SHOWN); a Pagination."""
-    return db.paginate(_search(owner, q, shown), page=page, per_page=PER_PAGE, error_out=False)
+    those ``shown`` names (a key of SHOWN); a Pagination. Without a search its total is the
+    owner's tally, not a count."""
+    query = _search(owner, q, shown)
+    if (q or "").strip():
+        return db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    tally = tallies.of_owner(owner.id)
+    total = getattr(tally, shown) if shown in SHOWN else tally.clients
+    return paging.paginate_counted(query, page, PER_PAGE, total)
 
 
 def skipped_counts(owner: User) -> dict[str, int]:
-    """How many of the owner's clients each SHOWN filter holds, in one query."""
-    row = db.session.execute(
-        sa.select(*[sa.func.count().filter(condition).label(name) for name, condition in SHOWN.items()])
-        .where(Client.owner_id == owner.id)).one()
-    return dict(row._mapping)
+    """How many of the owner's clients each SHOWN filter holds."""
+    tally = tallies.of_owner(owner.id)
+    return {name: getattr(tally, name) for name in SHOWN}
 
 
 @dataclass(frozen=True)

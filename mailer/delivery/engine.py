@@ -521,8 +521,8 @@ def _finish(mailing_id: int, attempt_id: int, stopped: str | None,
             response += f" Last refusal: {refusal}"
     ended = db.session.execute(
         sa.update(Attempt).where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.SENDING)
-        .values(status=status, sent_count=sent, failed_count=failed, server_response=response,
-                finished_at=utcnow())
+        .values(status=status, sent_count=sent, failed_count=failed, not_reached=not_reached,
+                server_response=response, finished_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     if not ended:

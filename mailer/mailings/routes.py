@@ -24,7 +24,6 @@ def list_mailings():
     return render_template(
         "mailings/list.html",
         page=page,
-        client_counts=services.client_counts(page.items),
         last_attempts=services.last_attempts(page.items),
         next_send=services.next_send_times,
     )
@@ -123,7 +122,7 @@ def show_mailing(mailing_id: int):
         sending_now=next((a for a in attempts if a.status is AttemptStatus.SENDING), None),
         attempts=attempts,
         can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
-        client_count=services.client_counts([mailing]).get(mailing.id, 0),
+        client_count=mailing.recipients,
         stats=mailing_stats(mailing.id),
     )
 

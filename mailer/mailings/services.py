@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from mailer import lifecycle, schedule, wall_clock
+from mailer import lifecycle, schedule, tallies, wall_clock
 from mailer.auth.services import valid_timezone
 from mailer.delivery.engine import count_unserved
 from mailer.extensions import db
@@ -204,9 +204,7 @@ def client_ids_of(mailing: Mailing) -> list[int]:
 
 def has_every_client(mailing: Mailing) -> bool:
     """Whether the mailing goes to all of its owner's clients (the edit form then says so)."""
-    owned = sa.select(sa.func.count(Client.id)).where(Client.owner_id == mailing.owner_id)
-    chosen = sa.select(sa.func.count()).where(mailing_clients.c.mailing_id == mailing.id)
-    return db.session.scalar(sa.select(owned.scalar_subquery() == chosen.scalar_subquery())) is True
+    return mailing.recipients == tallies.of_owner(mailing.owner_id).clients
 
 
 def mailings_page(owner: User, page: int):
@@ -217,25 +215,6 @@ def mailings_page(owner: User, page: int):
         .order_by(Mailing.created_at.desc(), Mailing.id.desc())
     )
     return db.paginate(query, page=page, per_page=25, error_out=False)
-
-
-def client_counts(mailings: list[Mailing]) -> dict[int, int]:
-    """Each mailing's number of clients, in one query.
-
-    A count per mailing (a correlated subquery) reads only these mailings'
-    entries of the ``mailing_clients`` primary key, whatever the planner's
-    statistics say; a GROUP BY over ``IN (...)`` was planned as a scan of the
-    whole table while the statistics were not yet up to date (20 mailings of
-    10,000 clients: 48 ms against 15 ms; 12 against 10 ms once analysed).
-    """
-    if not mailings:
-        return {}
-    count = (sa.select(sa.func.count()).select_from(mailing_clients)
-             .where(mailing_clients.c.mailing_id == Mailing.id).scalar_subquery())
-    rows = db.session.execute(
-        sa.select(Mailing.id, count).where(Mailing.id.in_([m.id for m in mailings]))
-    )
-    return dict(rows.all())
 
 
 def last_attempts(mailings: list[Mailing]) -> dict[int, Attempt]:
@@ -294,5 +273,8 @@ def deliveries_page(attempt: Attempt, page: int):
 
 
 def not_reached(mailing: Mailing, attempt: Attempt) -> int:
-    """Subscribed clients of the mailing with no delivery in this attempt."""
-    return count_unserved(mailing.id, attempt.id)
+    """Subscribed clients of the mailing with no delivery in this attempt: counted now while
+    it sends, as it ended once it has."""
+    if attempt.status is AttemptStatus.SENDING:
+        return count_unserved(mailing.id, attempt.id)
+    return attempt.not_reached

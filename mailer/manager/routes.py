@@ -39,8 +39,7 @@ def list_mailings():
     owner_q = request.args.get("owner", "").strip()
     page = services.mailings_page(status, owner_q, request.args.get("page", 1, type=int))
     return render_template("manager/mailings.html", page=page, status=status, owner_q=owner_q,
-                           statuses=list(MailingStatus),
-                           client_counts=mailing_services.client_counts(page.items))
+                           statuses=list(MailingStatus))
 
 
 @bp.route("/manager/mailings/<int:mailing_id>")
@@ -50,7 +49,7 @@ def show_mailing(mailing_id: int):
         "manager/mailing.html", mailing=mailing, form=StopForm(),
         next_times=mailing_services.next_send_times(mailing),
         attempts=mailing_services.attempts_of(mailing),
-        client_count=mailing_services.client_counts([mailing]).get(mailing.id, 0),
+        client_count=mailing.recipients,
         stats=mailing_stats(mailing.id),
     )
 

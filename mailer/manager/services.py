@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from mailer import tallies
 from mailer.extensions import db
 from mailer.models import (
     SENDING_STATUSES,
     Attempt,
     Bounce,
-    Client,
     Delivery,
     Mailing,
     MailingStatus,
@@ -54,10 +54,8 @@ def users_page(q: str, page: int):
         query = query.where(contains(q, User.email, User.full_name))
     pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
     ids = [user.id for user in pagination.items]
-    clients = {owner: (total, suppressed) for owner, total, suppressed in db.session.execute(
-        sa.select(Client.owner_id, sa.func.count(),
-                  sa.func.count().filter(Client.suppressed_at.is_not(None)))
-        .where(Client.owner_id.in_(ids)).group_by(Client.owner_id)).all()} if ids else {}
+    clients = {owner: (tally.clients, tally.suppressed)
+               for owner, tally in tallies.of_owners(ids).items()}
     complaints = dict(db.session.execute(
         sa.select(Mailing.owner_id, sa.func.count())
         .join(Attempt, Attempt.mailing_id == Mailing.id)
