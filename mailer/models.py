@@ -224,6 +224,10 @@ class Client(db.Model):
                  **_where("suppressed_at IS NOT NULL")),
         sa.Index("ix_clients_unsubscribed", "owner_id", "email", "id",
                  **_where("unsubscribed_at IS NOT NULL")),
+        # Search ("contains") by address or name: trigrams, on PostgreSQL only.
+        sa.Index("ix_clients_search", "email", "full_name", postgresql_using="gin",
+                 postgresql_ops={"email": "gin_trgm_ops", "full_name": "gin_trgm_ops"},
+                 info={"only_on": "postgresql"}),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -395,6 +399,8 @@ class Delivery(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("attempt_id", "client_id"),
         sa.Index("ix_deliveries_bounced", "attempt_id", **_where("bounce IS NOT NULL")),
+        # The attempt page lists them failures first ("failed" sorts before "sent"), by address.
+        sa.Index("ix_deliveries_listed", "attempt_id", "status", "email"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

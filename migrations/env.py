@@ -63,6 +63,13 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """An index the models keep for one database only (``info={"only_on": ...}``) is not
+    looked for on the other."""
+    only_on = getattr(obj, "info", {}).get("only_on")
+    return only_on is None or only_on == context.get_bind().dialect.name
+
+
 def render_item(type_, obj, autogen_context):
     """Write the app's column types as plain SQLAlchemy types, so migrations
     never import application code."""
@@ -91,6 +98,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

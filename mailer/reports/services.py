@@ -323,10 +323,13 @@ def _bounce_counts(mailing_id: int) -> dict[str, int]:
         sa.select(Delivery.bounce, sa.func.count()).join(Attempt, Attempt.id == Delivery.attempt_id)
         .where(Attempt.mailing_id == mailing_id, Delivery.bounce.is_not(None))
         .group_by(Delivery.bounce)).all())
+    # Read from the owner's suppressed clients (ix_clients_suppressed), a few in a hundred.
+    owner = sa.select(Mailing.owner_id).where(Mailing.id == mailing_id).scalar_subquery()
     suppressed = db.session.scalar(
         sa.select(sa.func.count()).select_from(mailing_clients)
         .join(Client, Client.id == mailing_clients.c.client_id)
-        .where(mailing_clients.c.mailing_id == mailing_id, Client.suppressed_at.is_not(None)))
+        .where(mailing_clients.c.mailing_id == mailing_id, Client.owner_id == owner,
+               Client.suppressed_at.is_not(None)))
     return {"bounced": kinds.get(Bounce.HARD, 0) + kinds.get(Bounce.SOFT, 0),
             "complaints": kinds.get(Bounce.COMPLAINT, 0), "suppressed": suppressed}
 

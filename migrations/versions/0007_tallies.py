@@ -1,6 +1,7 @@
 """tallies kept by the database: each user's clients (and those suppressed or
 unsubscribed), the service's unique client addresses, each mailing's recipients;
-an attempt's clients not reached, counted when it ends; small indexes of the clients mailings skip and of the deliveries that came back
+an attempt's clients not reached, counted when it ends; a trigram index for the
+clients' search (PostgreSQL), the deliveries in the attempt page's order; small indexes of the clients mailings skip and of the deliveries that came back
 
 Triggers keep the counts: on PostgreSQL one per statement, reading its
 transition tables (an import of 100,000 clients changes a user's tally once);
@@ -247,6 +248,13 @@ def upgrade():
         batch_op.create_index('ix_deliveries_bounced', ['attempt_id'], unique=False,
                               postgresql_where=sa.text('bounce IS NOT NULL'),
                               sqlite_where=sa.text('bounce IS NOT NULL'))
+        batch_op.create_index('ix_deliveries_listed', ['attempt_id', 'status', 'email'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # pg_trgm is a trusted extension: the database's owner may create it.
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.create_index('ix_clients_search', 'clients', ['email', 'full_name'], unique=False,
+                        postgresql_using='gin',
+                        postgresql_ops={'email': 'gin_trgm_ops', 'full_name': 'gin_trgm_ops'})
 
     for statement in _BACKFILL:
         op.execute(statement)
@@ -263,7 +271,10 @@ def downgrade():
     else:
         for statement in _SQLITE_DOWN:
             op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index('ix_clients_search', table_name='clients', postgresql_using='gin')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_listed')
         batch_op.drop_index('ix_deliveries_bounced',
                             postgresql_where=sa.text('bounce IS NOT NULL'),
                             sqlite_where=sa.text('bounce IS NOT NULL'))
