@@ -8,14 +8,15 @@ mostly running, some created (starting later, never sent), paused, stopped
 and finished; daily, weekly and monthly; half of them in Europe/Moscow, half
 in UTC. 995 mailings each go to a contiguous range of 1% of the owner's
 clients, the 5 newest to all of them. Every mailing that has sent has 3
-attempts over the last 80 days (the newest mailing to everyone, the "big" one,
-has 5), mostly successful, some partial or failed, one in 97 still sending.
-Delivery rows, 10 per client: a delivery per client in each of the big
-mailing's 5 attempts, in the newest attempt of the other 4 mailings to
-everyone, and in the newest attempt of 99 of the 1% mailings (1,000,000 rows
-for the owner of 100,000 clients); the other attempts keep their counts but
-no rows, as if their history had been pruned. One in 50 deliveries failed,
-some bounced later or were reported as spam. Clients: Cyrillic and Latin
+attempts, 29 days apart, over the last 90 days (the newest mailing to
+everyone, the "big" one, has 5, 20 days apart), mostly successful, some
+partial or failed, one in 97 still sending. Delivery rows, about 10 per
+client: a delivery per client in each of the big mailing's 5 attempts, in the
+newest attempt of the other 4 mailings to everyone, and in the newest attempt
+of 99 of the 1% mailings (999,000 rows for the owner of 100,000 clients); the
+other attempts keep their counts but no rows, as if their history had been
+pruned. One in 50 deliveries failed, some bounced later or were reported as
+spam. Clients: Cyrillic and Latin
 names, one in 37 suppressed, one in 53 unsubscribed. A manager (role
 ``manager``) signs in for the manager pages, which see every owner, so they
 are measured once, on the whole database. Then ``VACUUM ANALYZE``, as
@@ -160,17 +161,20 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
                CASE WHEN n % 37 = 0 THEN now() - (n % 80) * interval '1 day' END,
                CASE WHEN n % 37 = 0 THEN '550 5.1.1 <c' || n
                     || '>: Recipient address rejected: User unknown in virtual mailbox table' END,
-               now() - (CAST(:count AS integer) - n + 1) * (interval '730 days' / CAST(:count AS integer))
+               now() - (CAST(:count AS integer) - n + 1)
+                       * (interval '730 days' / CAST(:count AS integer))
         FROM generate_series(1, CAST(:count AS integer)) AS n""",
               count=n_clients, latin=[s[0] for s in SURNAMES], cyrillic=[s[1] for s in SURNAMES],
               first=FIRST_NAMES, domains=DOMAINS, rare=RARE_NAME)
-    low, high, count = run("SELECT min(id), max(id), count(*) FROM clients WHERE owner_id = :owner").one()
+    low, high, count = run(
+        "SELECT min(id), max(id), count(*) FROM clients WHERE owner_id = :owner").one()
     assert high - low + 1 == count == n_clients, "clients' ids are not contiguous"
     timed_step("messages, mailings", """
         INSERT INTO messages (owner_id, subject, body, created_at, updated_at)
         SELECT :owner, (CAST(:subjects AS text[]))[1 + k % 5] || ' №' || k,
                'Здравствуйте, {{ client.full_name }}!' || E'\\n\\n'
-                   || repeat('Текст письма номер ' || k || '. ', 40) || E'\\n\\nС уважением,\\nКоманда',
+                   || repeat('Текст письма номер ' || k || '. ', 40)
+                   || E'\\n\\nС уважением,\\nКоманда',
                now() - (120 - k) * interval '1 day', now() - (120 - k) * interval '1 day'
         FROM generate_series(1, CAST(:count AS integer)) AS k""", subjects=SUBJECTS, count=MESSAGES)
     # Mailing i is the i-th oldest (created_at grows with i); the last TO_EVERYONE go to everyone.
@@ -191,7 +195,8 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
                              ELSE now() + (30 + i % 300) * interval '1 day' END,
                CASE WHEN i % 2 = 0 THEN 'Europe/Moscow' ELSE 'UTC' END,
                (ARRAY['daily', 'weekly', 'monthly'])[1 + i % 3], s.status,
-               CASE WHEN s.status = 'stopped' THEN 'Stopped by a manager: complaints about spam' END,
+               CASE WHEN s.status = 'stopped'
+                    THEN 'Stopped by a manager: complaints about spam' END,
                now() - (CAST(:mailings AS integer) - i + 1) * interval '3 hours',
                now() - (CAST(:mailings AS integer) - i + 1) * interval '3 hours'
         FROM s JOIN msg ON msg.r = s.i % CAST(:messages AS integer)
@@ -213,8 +218,8 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
             SELECT m.id AS mailing_id, m.i, m.status, j,
                    CASE WHEN m.i > :slices THEN CAST(:clients AS integer) ELSE :width END AS size,
                    date_trunc('second', now())
-                       - (1 + m.i % 7 + j * 12 + CASE WHEN m.status = 'finished' THEN 6 ELSE 0 END)
-                         * interval '1 day'
+                       - (1 + m.i % 7 + j * CASE WHEN m.i = :mailings THEN 20 ELSE 29 END
+                          + CASE WHEN m.status = 'finished' THEN 6 ELSE 0 END) * interval '1 day'
                        - (m.i % 600) * interval '1 minute' AS started_at,
                    CASE WHEN j = 0 AND m.i % 97 = 0 AND m.status = 'running' THEN 'sending'
                         WHEN (m.i + j) % 10 = 0 THEN 'failure'
@@ -242,7 +247,8 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
                big_runs=BIG_RUNS, runs=RUNS)
     timed_step("deliveries", numbered + """,
         a AS (SELECT a.id, a.mailing_id, a.started_at, m.i,
-                     row_number() OVER (PARTITION BY a.mailing_id ORDER BY a.started_at DESC) - 1 AS j
+                     row_number() OVER (PARTITION BY a.mailing_id
+                                        ORDER BY a.started_at DESC) - 1 AS j
               FROM attempts a JOIN m ON m.id = a.mailing_id)
         INSERT INTO deliveries (attempt_id, client_id, email, status, server_reply, smtp_code,
                                 created_at, bounce, bounce_reason, bounced_at)
@@ -250,7 +256,8 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
                CASE WHEN (c.id + a.id) % 50 = 0 THEN 'failed' ELSE 'sent' END,
                CASE WHEN (c.id + a.id) % 50 = 0
                     THEN '550 5.1.1 <' || c.email || '>: Recipient address rejected: User unknown'
-                    ELSE '250 2.0.0 Ok: queued as ' || upper(to_hex(CAST(a.id AS bigint) * 1000003 + c.id)) END,
+                    ELSE '250 2.0.0 Ok: queued as '
+                         || upper(to_hex(CAST(a.id AS bigint) * 1000003 + c.id)) END,
                CASE WHEN (c.id + a.id) % 50 = 0 THEN 550 ELSE 250 END,
                a.started_at + (c.id - :low) * interval '30 ms',
                CASE WHEN (c.id + a.id) % 50 = 0 THEN NULL
@@ -284,9 +291,9 @@ def _fill_owner(conn: sa.Connection, owner: Owner, step: dict) -> None:
         "SELECT a.id, (SELECT count(*) FROM deliveries d WHERE d.attempt_id = a.id)"
         " FROM attempts a WHERE a.mailing_id = :m ORDER BY a.started_at DESC LIMIT 1",
         m=owner.big_mailing).one()
-    owner.deliveries = run("SELECT count(*) FROM deliveries d JOIN attempts a ON a.id = d.attempt_id"
-                           " JOIN mailings m ON m.id = a.mailing_id"
-                           " WHERE m.owner_id = :owner").scalar_one()
+    owner.deliveries = run(
+        "SELECT count(*) FROM deliveries d JOIN attempts a ON a.id = d.attempt_id"
+        " JOIN mailings m ON m.id = a.mailing_id WHERE m.owner_id = :owner").scalar_one()
     owner.attempts = run("SELECT count(*) FROM attempts a JOIN mailings m ON m.id = a.mailing_id"
                          " WHERE m.owner_id = :owner").scalar_one()
     owner.mailing_clients = run("SELECT count(*) FROM mailing_clients mc JOIN mailings m"
@@ -447,7 +454,8 @@ def server_error(log: Path) -> str:
     return found[-1][:300] if found else ""
 
 
-def run_pages(url: str, tmp: Path, owners: list[Owner], seconds: int) -> tuple[list[Page], list[dict]]:
+def run_pages(url: str, tmp: Path, owners: list[Owner],
+              seconds: int) -> tuple[list[Page], list[dict]]:
     pages, healthz = [], []
     tmp = tmp / "pages"
     tmp.mkdir(exist_ok=True)
@@ -539,7 +547,8 @@ def stream(port: int, path: str, cookie: str) -> dict:
         return {"first_byte_s": first if first is not None else total, "total_s": total,
                 "bytes": size, "rows": max(lines - 1, 0)}
     except (OSError, http.client.HTTPException) as error:
-        return {"error": f"{type(error).__name__}: {error} after {time.perf_counter() - started:.1f} s"}
+        took = time.perf_counter() - started
+        return {"error": f"{type(error).__name__}: {error} after {took:.1f} s"}
     finally:
         conn.close()
 
@@ -602,7 +611,8 @@ def run_import(url: str, tmp: Path, count: int) -> dict:
                          " comment text)")
             started = time.perf_counter()
             with conn.cursor() as cursor:
-                with cursor.copy(f"COPY scale_copy_{n} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                command = f"COPY scale_copy_{n} FROM STDIN (FORMAT csv, HEADER true)"
+                with cursor.copy(command) as copy:
                     copy.write(raw)
             copies.append(time.perf_counter() - started)
             conn.execute(f"DROP TABLE scale_copy_{n}")
@@ -662,107 +672,119 @@ def profile_sql(url: str, tmp: Path, pages: list[Page]) -> dict[str, dict]:
 
 # --- the benchmark -------------------------------------------------------------------------
 
+def page_figures(pages: list[Page], healthz_runs: list[dict], seconds: int) -> list[Figure]:
+    healthz = statistics.mean(r["rps"] for r in healthz_runs)
+    baseline = "/healthz rps (mean of the runs before each owner's pages and at the end)"
+    figures = [Figure(
+        bench="scale", name="rps /healthz", value=round(healthz, 1), unit="req/s",
+        note=f"runs: {', '.join(str(round(r['rps'])) for r in healthz_runs)} req/s; "
+             f"gunicorn 2 sync workers, wrk -t{web.THREADS} -c{web.CONNECTIONS} -d{seconds}s"
+             f" --timeout {WRK_TIMEOUT}s; machine shared with other work")]
+    for page in pages:
+        name, result = f"{page.label} @{page.size}", page.result
+        target = f">= {TARGET}" if page.largest and page.is_list else ""
+        if "status" in result:
+            figures.append(Figure(bench="scale", name=f"rps {name}", value=0, unit="req/s",
+                                  target=target or "200", met=False,
+                                  note=f"answered {result['status']}: not measured;"
+                                       f" the server logged: {result['error'] or '?'}"))
+            continue
+        ratio = result["rps"] / healthz
+        met = (ratio >= TARGET and result["errors"] == 0) if target else None
+        note = (f"wrk mean {result['mean_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms,"
+                f" {result['requests']} requests, errors {result['errors']}")
+        figures.append(Figure(bench="scale", name=f"rps {name}", value=round(result["rps"], 1),
+                              unit="req/s", baseline=baseline, baseline_value=round(healthz, 1),
+                              ratio=round(ratio, 3), target=target, met=met, note=note))
+        figures.append(Figure(bench="scale", name=f"ms {name}",
+                              value=round(result["alone_ms"], 1), unit="ms",
+                              note=f"median of {ALONE} requests one at a time; "
+                                   f"under wrk: mean {result['mean_ms']:.0f} ms"))
+    return figures
+
+
+def export_figures(url: str, tmp: Path, owners: list[Owner]) -> list[Figure]:
+    largest, figures = owners[-1], []
+    exports = [("/clients/export.csv", largest.email, f"{largest.clients:,} clients"),
+               ("/attempts/export.csv", largest.email, f"{largest.attempts:,} attempts"),
+               ("/attempts/export.csv", MANAGER,
+                f"{sum(o.attempts for o in owners):,} attempts of every owner")]
+    for path, who, what in exports:
+        print(f"[scale] export {path} as {who} ...", flush=True)
+        result = run_export(url, tmp, path, who)
+        name = f"export {path} @{short(largest.clients) if who != MANAGER else 'all (manager)'}"
+        if "error" in result:
+            figures.append(Figure(bench="scale", name=name, value=0, unit="s",
+                                  target=f"<= {EXPORT_LIMIT} s", met=False,
+                                  note=f"{what}: {result['error']}"))
+            continue
+        before, after = result["rss_before_mb"], result["rss_after_mb"]
+        rss = (f"worker peak RSS {before:.1f} -> {after:.1f} MB" if after is not None
+               else "worker peak RSS unknown")
+        figures.append(Figure(
+            bench="scale", name=f"{name} total", value=round(result["total_s"], 2), unit="s",
+            target=f"<= {EXPORT_LIMIT} s", met=result["total_s"] <= EXPORT_LIMIT,
+            note=f"{what}: {result['rows']:,} rows, {result['bytes'] / 1e6:.1f} MB; {rss}"))
+        figures.append(Figure(bench="scale", name=f"{name} first byte",
+                              value=round(result["first_byte_s"] * 1000, 1), unit="ms"))
+        if after is not None:
+            figures.append(Figure(
+                bench="scale", name=f"{name} worker peak RSS", value=round(after, 1), unit="MB",
+                baseline="the worker's peak before the export", baseline_value=round(before, 1),
+                ratio=round(after / before, 3), note="VmHWM of the gunicorn worker that grew most"))
+    return figures
+
+
+def sql_figures(url: str, tmp: Path, pages: list[Page]) -> list[Figure]:
+    print("[scale] SQL statements per page, in-process ...", flush=True)
+    profiled = [p for p in pages if p.largest and "status" not in p.result]
+    statements = profile_sql(url, tmp, profiled)
+    figures = []
+    for page in profiled:
+        found = statements[page.label]
+        top = "; ".join(f"{ms:.1f} ms: {text[:200]}" for ms, text in found["top"])
+        figures.append(Figure(
+            bench="scale", name=f"SQL {page.label} @{page.size}", value=round(found["sql_ms"], 1),
+            unit="ms", note=f"in-process request {found['request_ms']:.0f} ms, "
+                            f"{found['statements']} statements; slowest: {top}"))
+    return figures
+
+
+def import_figure(url: str, tmp: Path, count: int) -> Figure:
+    print(f"[scale] import of {count:,} clients ...", flush=True)
+    result = run_import(url, tmp, count)
+    limit = result["upload_limit"]
+    over = (f"; the file ({result['bytes'] / 2**20:.1f} MiB) is over the upload limit"
+            f" ({limit / 2**20:.0f} MiB): the web form would refuse it"
+            if limit and result["bytes"] > limit else "")
+    return Figure(
+        bench="scale", name=f"import {count:,} clients", value=round(result["import_s"], 2),
+        unit="s", baseline="bare COPY of the same file into a table without indexes",
+        baseline_value=round(result["copy_s"], 3),
+        ratio=round(result["import_s"] / result["copy_s"], 1),
+        note=f"import_clients: {result['added']:,} added, {result['rejected']} rejected; "
+             f"parsing and checking the file alone {result['parse_s']:.2f} s; "
+             f"COPY median of 3{over}")
+
+
 def run(ctx: Context) -> list[Figure]:
     sizes = QUICK_SIZES if ctx.quick else SIZES
     seconds = 1 if ctx.quick else 3
-    imported = sizes[-1]
     if web.ensure_wrk() is None:
         raise RuntimeError("wrk is missing (apt-get install wrk)")
-    figures = []
     with common.throwaway_database() as url:
         owners, took, steps = seed(url, ctx.tmp, sizes)
-        largest = owners[-1]
-        total = sum(o.deliveries for o in owners)
-        figures.append(Figure(
+        made = ", ".join(f"{short(o.clients)}: {o.deliveries:,} deliveries" for o in owners)
+        figures = [Figure(
             bench="scale", name="data generation", value=round(took, 1), unit="s",
-            target="<= 120 s" if not ctx.quick else "", met=took <= 120 if not ctx.quick else None,
-            note=f"{', '.join(f'{short(o.clients)}: {o.deliveries:,} deliveries' for o in owners)}"
-                 f" ({total:,} in all), {MAILINGS} mailings and {MESSAGES} messages each; {steps}"))
-
+            target="" if ctx.quick else "<= 120 s", met=None if ctx.quick else took <= 120,
+            note=f"{made} ({sum(o.deliveries for o in owners):,} in all), {MAILINGS} mailings"
+                 f" and {MESSAGES} messages each; {steps}")]
         pages, healthz_runs = run_pages(url, ctx.tmp, owners, seconds)
-        healthz = statistics.mean(r["rps"] for r in healthz_runs)
-        baseline = "/healthz rps (mean of the runs before each owner's pages and at the end)"
-        figures.append(Figure(
-            bench="scale", name="rps /healthz", value=round(healthz, 1), unit="req/s",
-            note=f"runs: {', '.join(str(round(r['rps'])) for r in healthz_runs)} req/s; "
-                 f"gunicorn 2 sync workers, wrk -t{web.THREADS} -c{web.CONNECTIONS} -d{seconds}s"
-                 f" --timeout {WRK_TIMEOUT}s; machine shared with other work"))
-        for page in pages:
-            name = f"{page.label} @{page.size}"
-            result = page.result
-            target = f">= {TARGET}" if page.largest and page.is_list else ""
-            if "status" in result:
-                figures.append(Figure(bench="scale", name=f"rps {name}", value=0, unit="req/s",
-                                      target=target or "200", met=False,
-                                      note=f"answered {result['status']}: not measured;"
-                                           f" the server logged: {result['error'] or '?'}"))
-                continue
-            ratio = result["rps"] / healthz
-            met = (ratio >= TARGET and result["errors"] == 0) if target else None
-            note = (f"wrk mean {result['mean_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms,"
-                    f" {result['requests']} requests, errors {result['errors']}")
-            figures.append(Figure(bench="scale", name=f"rps {name}", value=round(result["rps"], 1),
-                                  unit="req/s", baseline=baseline, baseline_value=round(healthz, 1),
-                                  ratio=round(ratio, 3), target=target, met=met, note=note))
-            figures.append(Figure(bench="scale", name=f"ms {name}", value=round(result["alone_ms"], 1),
-                                  unit="ms", note=f"median of {ALONE} requests one at a time; "
-                                                  f"under wrk: mean {result['mean_ms']:.0f} ms"))
-
-        exports = [("/clients/export.csv", largest.email, f"{largest.clients:,} clients"),
-                   ("/attempts/export.csv", largest.email, f"{largest.attempts:,} attempts"),
-                   ("/attempts/export.csv", MANAGER,
-                    f"{sum(o.attempts for o in owners):,} attempts of every owner")]
-        for path, who, what in exports:
-            print(f"[scale] export {path} as {who} ...", flush=True)
-            result = run_export(url, ctx.tmp, path, who)
-            name = f"export {path} @{short(largest.clients) if who != MANAGER else 'all (manager)'}"
-            if "error" in result:
-                figures.append(Figure(bench="scale", name=name, value=0, unit="s",
-                                      target=f"<= {EXPORT_LIMIT} s", met=False,
-                                      note=f"{what}: {result['error']}"))
-                continue
-            rss = (f"worker peak RSS {result['rss_before_mb']:.1f} -> {result['rss_after_mb']:.1f} MB"
-                   if result["rss_after_mb"] is not None else "worker peak RSS unknown")
-            figures.append(Figure(
-                bench="scale", name=f"{name} total", value=round(result["total_s"], 2), unit="s",
-                target=f"<= {EXPORT_LIMIT} s", met=result["total_s"] <= EXPORT_LIMIT,
-                note=f"{what}: {result['rows']:,} rows, {result['bytes'] / 1e6:.1f} MB; {rss}"))
-            figures.append(Figure(bench="scale", name=f"{name} first byte",
-                                  value=round(result["first_byte_s"] * 1000, 1), unit="ms"))
-            if result["rss_after_mb"] is not None:
-                figures.append(Figure(
-                    bench="scale", name=f"{name} worker peak RSS",
-                    value=round(result["rss_after_mb"], 1), unit="MB",
-                    baseline="the worker's peak before the export",
-                    baseline_value=round(result["rss_before_mb"], 1),
-                    ratio=round(result["rss_after_mb"] / result["rss_before_mb"], 3),
-                    note="VmHWM of the gunicorn worker that grew most"))
-
-        print("[scale] SQL statements per page, in-process ...", flush=True)
-        profiled = [p for p in pages if p.largest and "status" not in p.result]
-        statements = profile_sql(url, ctx.tmp, profiled)
-        for page in profiled:
-            found = statements[page.label]
-            top = "; ".join(f"{ms:.1f} ms: {text[:200]}" for ms, text in found["top"])
-            figures.append(Figure(
-                bench="scale", name=f"SQL {page.label} @{page.size}", value=round(found["sql_ms"], 1),
-                unit="ms", note=f"in-process request {found['request_ms']:.0f} ms, "
-                                f"{found['statements']} statements; slowest: {top}"))
-
-        print(f"[scale] import of {imported:,} clients ...", flush=True)
-        result = run_import(url, ctx.tmp, imported)
-        limit = result["upload_limit"]
-        over = (f"; the file ({result['bytes'] / 2**20:.1f} MiB) is over the upload limit"
-                f" ({limit / 2**20:.0f} MiB): the web form would refuse it"
-                if limit and result["bytes"] > limit else "")
-        figures.append(Figure(
-            bench="scale", name=f"import {imported:,} clients", value=round(result["import_s"], 2),
-            unit="s", baseline="bare COPY of the same file into a table without indexes",
-            baseline_value=round(result["copy_s"], 3),
-            ratio=round(result["import_s"] / result["copy_s"], 1), target="",
-            note=f"import_clients: {result['added']:,} added, {result['rejected']} rejected; "
-                 f"parsing and checking the file alone {result['parse_s']:.2f} s; "
-                 f"COPY median of 3{over}"))
+        figures += page_figures(pages, healthz_runs, seconds)
+        figures += export_figures(url, ctx.tmp, owners)
+        figures += sql_figures(url, ctx.tmp, pages)
+        figures.append(import_figure(url, ctx.tmp, sizes[-1]))
     return figures
 
 
