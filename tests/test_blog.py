@@ -81,9 +81,9 @@ def test_article_page_shows_the_article(client, db):
     assert "1 view" in text
 
 
-@pytest.mark.parametrize("published_at", [now() + timedelta(minutes=5), None])
-def test_future_or_draft_article_is_404_and_not_counted(client, db, published_at):
-    post = add_post(db, published_at=published_at)
+@pytest.mark.parametrize("published_in", [timedelta(minutes=5), None])
+def test_future_or_draft_article_is_404_and_not_counted(client, db, published_in):
+    post = add_post(db, published_at=now() + published_in if published_in else None)
 
     assert client.get(f"/blog/{post.id}").status_code == 404
     assert views_of(db, post) == 0

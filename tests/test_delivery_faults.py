@@ -97,18 +97,17 @@ def test_a_refused_recipient_fails_alone_and_the_others_get_it(app_on, db, owner
 
 
 def test_a_server_that_offers_pipelining_gets_mail_rcpt_and_data_together(app_on, db, owner, workers):
-    """Two round trips a letter instead of four: a server that answers only once DATA has
-    come would leave a one-by-one client waiting past its one-second timeout."""
+    """Two round trips a letter instead of four. The server answers MAIL and RCPT only once
+    DATA has come: a client waiting for each reply would time out on every letter and send
+    none, so every letter arriving is the proof."""
     mailing = due(db, owner, clients=5)
     with BatchingSmtpServer() as server:
-        started = time.monotonic()
         result = run(app_on(server.port), mailing.id)
         received = sorted(m.envelope_to[0] for m in server.wait_for(5))
         connections = server.connections
 
     assert result.exit_code == 0, result.line
     assert received == sorted(emails(db)) and 1 <= connections <= workers, "one connection a worker"
-    assert time.monotonic() - started < 1, "no reply was waited for past its time"
 
 
 def international_client(db):
