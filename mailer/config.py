@@ -199,7 +199,7 @@ def settings_from_env() -> dict:
         "REMEMBER_COOKIE_DURATION": _int("REMEMBER_COOKIE_DAYS", 30) * 86400,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 5) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_MB", 16) * 1024 * 1024,
         "UPLOAD_FOLDER": _path("UPLOAD_FOLDER", INSTANCE_PATH / "uploads"),
         "MAX_IMAGE_MB": _int("MAX_IMAGE_MB", 5),
         "MAILING_SMTP_TIMEOUT": _int("MAILING_SMTP_TIMEOUT", 30),

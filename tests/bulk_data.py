@@ -8,7 +8,7 @@ rows: most in the attempts of the mailings to everyone, the rest in the slices'.
 Everything is one INSERT ... SELECT per table, so 100,000 clients and a million
 deliveries take seconds rather than the hours ORM objects would; the database is
 analysed afterwards, as autovacuum would have done by then. Used by the query
-plan test and by ``bench/scale.py``.
+plan test (``bench/scale.py`` builds its larger, more varied business the same way).
 """
 from __future__ import annotations
 

@@ -237,7 +237,7 @@ def test_30_mb_image_gets_the_file_too_large_page(client, db, sign_in, paths):
 
     assert response.status_code == 413
     text = response.get_data(as_text=True)
-    assert "File too large" in text and "at most 5 MB. Nothing was saved." in text
+    assert "File too large" in text and "at most 16 MB. Nothing was saved." in text
     assert all_posts(db) == [] and stored_files(paths) == []
 
 

@@ -216,7 +216,7 @@ def test_a_50_mb_upload_is_refused_with_the_limit_and_changes_nothing(client, db
     page = upload(client, content)
 
     assert page.status_code == 413
-    assert "at most 5 MB" in page.get_data(as_text=True)
+    assert "at most 16 MB" in page.get_data(as_text=True)
     assert saved(db, owner) == [("keep@example.com", "Keep", "")]
 
 

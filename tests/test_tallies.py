@@ -220,3 +220,60 @@ def step(conn, chance: random.Random, owner: int, mailing: int, email: str) -> N
         run("UPDATE clients SET email = :e WHERE id = :id", e=chance.choice(POOL), id=found)
     else:
         run("DELETE FROM mailing_clients WHERE client_id = :id", id=found)
+
+
+class StatementCounter:
+    """How many statements reach the database while it listens, by the table they write."""
+
+    def __init__(self):
+        self.writes: list[str] = []
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words and words[0].upper() in ("INSERT", "UPDATE"):
+            rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
+            self.writes.extend([" ".join(words[:3])] * rows)
+
+    def __enter__(self):
+        sa.event.listen(sa.Engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(sa.Engine, "before_cursor_execute", self._seen)
+
+
+def test_an_import_and_a_mailing_to_thousands_are_a_few_statements_and_counted(
+        client, db, owner, smtp_sink):
+    """An import of 3,000 clients (1,000 of them known, renamed) and a mailing to all of them
+    write in a handful of statements, so the tally triggers fire a handful of times, not
+    once a client; the tallies are right afterwards."""
+    from tests.conftest import submit
+    from tests.test_client_import import upload
+
+    db.session.execute(sa.text(
+        "INSERT INTO clients (owner_id, email, full_name, comment, created_at)"
+        " SELECT :owner, 'known' || n || '@example.com', 'Old', '', now()"
+        " FROM generate_series(1, 1000) AS n"), {"owner": owner.id})
+    db.session.commit()
+    lines = [f"known{n}@example.com,Renamed {n}," for n in range(1, 1001)]
+    lines += [f"new{n}@example.com,Клиент {n}," for n in range(1, 2001)]
+    with StatementCounter() as counter:
+        page = upload(client, "email,full_name,comment\n" + "\n".join(lines) + "\n")
+    assert page.status_code == 200
+    writes_to_clients = [w for w in counter.writes if " clients" in w or "UPDATE clients" in w]
+    assert 1 <= len(writes_to_clients) <= 4, writes_to_clients[:5]
+
+    from tests.factories import MessageFactory
+    message = MessageFactory(owner=owner)
+    db.session.commit()
+    with StatementCounter() as counter:
+        submit(client, "/mailings/new", {
+            "message_id": message.id, "all_clients": "y", "frequency": "daily",
+            "timezone": "UTC", "start_at": "2031-01-01T09:00", "end_at": "2031-02-01T09:00"})
+    recipients = [w for w in counter.writes if "mailing_clients" in w]
+    assert 1 <= len(recipients) <= 2, recipients[:5]
+    with db.engine.begin() as conn:
+        assert_tallies_right(conn)
+        figures_now = figures(conn, TALLIED)
+    assert figures_now["per_user"] == [(owner.id, 3000, 0, 0)]
+    assert figures_now["recipients"][0][1] == 3000

@@ -4,6 +4,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from mailer import tallies
 from mailer.clients import csv_io as client_csv, services
 from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.downloads import csv_download
@@ -20,9 +21,10 @@ bp.before_request(workspace_only)
 def list_clients():
     q = request.args.get("q", "").strip()
     shown = request.args.get("show") if request.args.get("show") in services.SHOWN else None
-    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int), shown)
+    tally = tallies.of_owner(current_user.id)
+    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int), shown, tally)
     return render_template("clients/list.html", page=page, q=q, shown=shown,
-                           skipped=services.skipped_counts(current_user))
+                           skipped={name: getattr(tally, name) for name in services.SHOWN})
 
 
 def _data(form: ClientForm) -> services.ClientData:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from mailer import paging, tallies
+from mailer import bulk, paging, tallies
 from mailer.extensions import db
 from mailer.main.services import figures_changed
 from mailer.clients import csv_io as client_csv
@@ -136,22 +136,17 @@ def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
     return query.order_by(Client.email, Client.id)
 
 
-def clients_page(owner: User, q: str | None, page: int, shown: str | None = None):
+def clients_page(owner: User, q: str | None, page: int, shown: str | None = None,
+                 tally: tallies.ClientTally | None = None):
     """The owner's clients matching ``q`` (e-mail or name), by e-mail, all of them or only
-    those ``shown`` names (a key of SHOWN); a Pagination. Without a search its total is the
-    owner's tally, not a count."""
+    those ``shown`` names (a key of SHOWN, also a field of the tally); a Pagination. Without
+    a search its total is the owner's tally (read here unless given), not a count."""
     query = _search(owner, q, shown)
     if (q or "").strip():
         return db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
-    tally = tallies.of_owner(owner.id)
+    tally = tally or tallies.of_owner(owner.id)
     total = getattr(tally, shown) if shown in SHOWN else tally.clients
     return paging.paginate_counted(query, page, PER_PAGE, total)
-
-
-def skipped_counts(owner: User) -> dict[str, int]:
-    """How many of the owner's clients each SHOWN filter holds."""
-    tally = tallies.of_owner(owner.id)
-    return {name: getattr(tally, name) for name in SHOWN}
 
 
 @dataclass(frozen=True)
@@ -218,10 +213,8 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport
         else:
             report.unchanged += 1
     try:
-        if new_rows:
-            db.session.execute(sa.insert(Client), new_rows)
-        if changed_rows:
-            db.session.execute(sa.update(Client), changed_rows)
+        bulk.insert_rows(Client.__table__, new_rows)
+        bulk.update_rows(Client.__table__, changed_rows)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

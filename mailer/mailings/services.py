@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from mailer import lifecycle, paging, schedule, tallies, wall_clock
+from mailer import bulk, lifecycle, paging, schedule, tallies, wall_clock
 from mailer.auth.services import valid_timezone
 from mailer.delivery.engine import count_unserved
 from mailer.extensions import db
@@ -113,10 +113,8 @@ def _own_client_ids(owner: User, data: MailingData) -> list[int]:
 
 def _set_clients(mailing: Mailing, client_ids: list[int]) -> None:
     db.session.execute(sa.delete(mailing_clients).where(mailing_clients.c.mailing_id == mailing.id))
-    db.session.execute(
-        sa.insert(mailing_clients),
-        [{"mailing_id": mailing.id, "client_id": client_id} for client_id in client_ids],
-    )
+    bulk.insert_rows(mailing_clients,
+                     [{"mailing_id": mailing.id, "client_id": client_id} for client_id in client_ids])
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ an attempt's clients not reached, counted when it ends; a trigram index for the
 clients' search (PostgreSQL), the deliveries in the attempt page's order; small indexes of the clients mailings skip and of the deliveries that came back
 
 Triggers keep the counts: on PostgreSQL one per statement, reading its
-transition tables (an import of 100,000 clients changes a user's tally once);
+transition tables (so rows go in and change in multi-row statements,
+``mailer.bulk``: an executemany is a statement per row); on SQLite, which has
+no statement triggers, one per row, and none for an UPDATE of columns that are
+not counted (a name, a comment);
 on SQLite, which has no statement triggers, one per row. Either way the count
 changes in the transaction that changes the rows, whatever wrote them: the app,
 an import, a cascade from a deleted user or mailing.
@@ -89,9 +92,17 @@ BEGIN
 END $$;
 
 -- A changed row counts as its old self taken away and its new self added; rows whose
--- owner, address, suppression and unsubscription are as they were are left out.
+-- owner, address, suppression and unsubscription are as they were are left out, and a
+-- statement that changed none of those (a name, a comment) ends at the first look.
 CREATE FUNCTION tally_clients_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE (o.owner_id, o.email, o.suppressed_at IS NULL, o.unsubscribed_at IS NULL)
+              IS DISTINCT FROM (n.owner_id, n.email, n.suppressed_at IS NULL, n.unsubscribed_at IS NULL)
+    ) THEN
+        RETURN NULL;
+    END IF;
     PERFORM tally_client_changes(
         array_agg(c.owner_id), array_agg(c.email), array_agg(c.sign),
         array_agg(c.suppressed), array_agg(c.unsubscribed))
@@ -180,7 +191,8 @@ _SQLITE_REMOVE = """
 _SQLITE_UP = [
     f"CREATE TRIGGER tally_clients_added AFTER INSERT ON clients BEGIN {_SQLITE_ADD} END",
     f"CREATE TRIGGER tally_clients_removed AFTER DELETE ON clients BEGIN {_SQLITE_REMOVE} END",
-    "CREATE TRIGGER tally_clients_changed AFTER UPDATE ON clients"
+    "CREATE TRIGGER tally_clients_changed"
+    " AFTER UPDATE OF owner_id, email, suppressed_at, unsubscribed_at ON clients"
     " WHEN OLD.owner_id IS NOT NEW.owner_id OR OLD.email IS NOT NEW.email"
     " OR (OLD.suppressed_at IS NULL) IS NOT (NEW.suppressed_at IS NULL)"
     " OR (OLD.unsubscribed_at IS NULL) IS NOT (NEW.unsubscribed_at IS NULL)"
