@@ -298,7 +298,8 @@ class Mailing(db.Model):
     )
     stop_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
     # Its rows in mailing_clients, counted by the database itself (see OwnerTally).
-    recipients: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # (Not "recipients": the admin's form has a field of that name, the clients themselves.)
+    recipient_count: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
@@ -520,7 +521,7 @@ class OwnerTally(db.Model):
     100,000 rows or a cascade from a deleted user alike, in the same transaction.
     So a page reads one row instead of counting, and the figures cannot drift
     from the rows. ``ClientAddress`` and ``ServiceTally`` are kept the same way,
-    as is ``Mailing.recipients``.
+    as is ``Mailing.recipient_count``.
     """
 
     __tablename__ = "owner_tallies"

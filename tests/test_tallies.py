@@ -22,7 +22,7 @@ TALLIED = {
     "per_user": "SELECT owner_id, clients, suppressed, unsubscribed FROM owner_tallies"
                 " WHERE clients <> 0 OR suppressed <> 0 OR unsubscribed <> 0",
     "unique": "SELECT coalesce(sum(unique_clients), 0) FROM service_tallies",
-    "recipients": "SELECT id, recipients FROM mailings",
+    "recipients": "SELECT id, recipient_count FROM mailings",
 }
 
 

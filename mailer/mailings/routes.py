@@ -122,7 +122,7 @@ def show_mailing(mailing_id: int):
         sending_now=next((a for a in attempts if a.status is AttemptStatus.SENDING), None),
         attempts=attempts,
         can_resend=services.can_resend(mailing, attempts[0] if attempts else None),
-        client_count=mailing.recipients,
+        client_count=mailing.recipient_count,
         stats=mailing_stats(mailing.id),
     )
 

@@ -201,7 +201,7 @@ def client_ids_of(mailing: Mailing) -> list[int]:
 
 def has_every_client(mailing: Mailing) -> bool:
     """Whether the mailing goes to all of its owner's clients (the edit form then says so)."""
-    return mailing.recipients == tallies.of_owner(mailing.owner_id).clients
+    return mailing.recipient_count == tallies.of_owner(mailing.owner_id).clients
 
 
 def mailings_page(owner: User, page: int):

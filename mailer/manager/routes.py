@@ -49,7 +49,7 @@ def show_mailing(mailing_id: int):
         "manager/mailing.html", mailing=mailing, form=StopForm(),
         next_times=mailing_services.next_send_times(mailing),
         attempts=mailing_services.attempts_of(mailing),
-        client_count=mailing.recipients,
+        client_count=mailing.recipient_count,
         stats=mailing_stats(mailing.id),
     )
 

@@ -130,7 +130,7 @@ CREATE TRIGGER tally_clients_changed AFTER UPDATE ON clients
 
 CREATE FUNCTION tally_recipients_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE mailings m SET recipients = m.recipients + r.added
+    UPDATE mailings m SET recipient_count = m.recipient_count + r.added
     FROM (SELECT mailing_id, count(*) AS added FROM new_rows GROUP BY mailing_id) r
     WHERE m.id = r.mailing_id;
     RETURN NULL;
@@ -138,7 +138,7 @@ END $$;
 
 CREATE FUNCTION tally_recipients_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE mailings m SET recipients = m.recipients - r.removed
+    UPDATE mailings m SET recipient_count = m.recipient_count - r.removed
     FROM (SELECT mailing_id, count(*) AS removed FROM old_rows GROUP BY mailing_id) r
     WHERE m.id = r.mailing_id;
     RETURN NULL;
@@ -198,9 +198,9 @@ _SQLITE_UP = [
     " OR (OLD.unsubscribed_at IS NULL) IS NOT (NEW.unsubscribed_at IS NULL)"
     f" BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END",
     "CREATE TRIGGER tally_recipients_added AFTER INSERT ON mailing_clients BEGIN"
-    " UPDATE mailings SET recipients = recipients + 1 WHERE id = NEW.mailing_id; END",
+    " UPDATE mailings SET recipient_count = recipient_count + 1 WHERE id = NEW.mailing_id; END",
     "CREATE TRIGGER tally_recipients_removed AFTER DELETE ON mailing_clients BEGIN"
-    " UPDATE mailings SET recipients = recipients - 1 WHERE id = OLD.mailing_id; END",
+    " UPDATE mailings SET recipient_count = recipient_count - 1 WHERE id = OLD.mailing_id; END",
 ]
 _SQLITE_DOWN = [f"DROP TRIGGER {name}" for name in (
     "tally_recipients_removed", "tally_recipients_added", "tally_clients_changed",
@@ -212,7 +212,7 @@ _BACKFILL = [
     " GROUP BY owner_id",
     "INSERT INTO client_emails (email, owners) SELECT email, count(*) FROM clients GROUP BY email",
     "INSERT INTO service_tallies (id, unique_clients) SELECT 1, count(*) FROM client_emails",
-    "UPDATE mailings SET recipients ="
+    "UPDATE mailings SET recipient_count ="
     " (SELECT count(*) FROM mailing_clients WHERE mailing_clients.mailing_id = mailings.id)",
     # Only an attempt stopped early ended with clients it never tried; they are counted as
     # the attempt page counted them until now.
@@ -246,7 +246,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_tallies'))
     )
     with op.batch_alter_table('mailings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('recipients', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('recipient_count', sa.Integer(), server_default='0', nullable=False))
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('not_reached', sa.Integer(), server_default='0', nullable=False))
     with op.batch_alter_table('clients', schema=None) as batch_op:
@@ -300,7 +300,7 @@ def downgrade():
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.drop_column('not_reached')
     with op.batch_alter_table('mailings', schema=None) as batch_op:
-        batch_op.drop_column('recipients')
+        batch_op.drop_column('recipient_count')
     op.drop_table('service_tallies')
     op.drop_table('client_emails')
     op.drop_table('owner_tallies')
