@@ -40,6 +40,9 @@ def test_superuser_sets_up_and_deletes_a_mailing_in_the_admin(page, db, make_use
 
     asked = []
     page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    # The message above is parsed before the scripts at the end of the page have run: on a
+    # busy machine a click that early would meet no confirmation at all.
+    page.wait_for_load_state("load")
     page.locator("form.icon button").first.click()
     page.get_by_text("Record was successfully deleted.").wait_for()
     # Flask-Admin's inline onclick (blocked by the CSP) is replaced by the site's data-confirm.
