@@ -1,11 +1,15 @@
 """The Flask application factory: extensions, blueprints, error pages, headers, commands."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer import config as settings
@@ -39,7 +43,14 @@ def select_locale() -> str:
         return current_user.language
     if session.get("language") in languages:
         return session["language"]
-    return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
+    return _best_language(request.headers.get("Accept-Language", "")) \
+        or current_app.config["DEFAULT_LANGUAGE"]
+
+
+@lru_cache(maxsize=256)
+def _best_language(accept_language: str) -> str | None:
+    """Browsers send a handful of distinct headers: each is parsed once per process."""
+    return parse_accept_header(accept_language, LanguageAccept).best_match(settings.LANGUAGES)
 
 
 def select_timezone() -> str | None:
@@ -56,6 +67,7 @@ def register_extensions(app: Flask) -> None:
                      compare_type=True)
     csrf.init_app(app)
     csrf.exempt("mailer.unsubscribe.routes.unsubscribe")  # RFC 8058 one-click: no session
+    csrf.exempt("mailer.main.routes.set_language")  # checks a signed-in user's token itself
     cache.init_app(app)
     mail.init_app(app)
     babel.init_app(

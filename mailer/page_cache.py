@@ -1,8 +1,9 @@
 """Whole pages for visitors who are not signed in: the home page and the blog list.
 
-Such a page looks the same to every visitor of one language, except for the
-CSRF token of the language switch, so it is stored with the token cut out and
-each visitor's own token put back when it is served. A page is never cached
+Such a page looks the same to every visitor of one language, byte for byte: a
+visitor's language switch carries no CSRF token (``main.set_language``), so
+serving the page starts no session and sets no cookie. A page that holds a
+form token is someone's own and is served as rendered, never stored. A page is never cached
 for a signed-in user, nor while a flash message waits to be shown, nor for a
 URL with query arguments the view does not know. ``forget_pages`` drops every
 stored copy of a page at once (a new generation key), when what it shows changes.
@@ -16,11 +17,18 @@ from typing import Callable
 from flask import request, session
 from flask_babel import get_locale
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 
 from mailer import caching
 
-_TOKEN_HOLE = "\x00csrf-token\x00"
+_FORM_TOKEN = 'name="csrf_token"'
+
+
+class _OwnPage(Exception):
+    """The view rendered a page with a form token: it must not be stored."""
+
+    def __init__(self, page: str):
+        super().__init__("a page with a form token")
+        self.page = page
 
 
 def _generation_key(name: str) -> str:
@@ -54,9 +62,15 @@ def for_visitors(name: str, seconds: int, args: tuple[str, ...] = ()) -> Callabl
             key = f"page:{name}:{_generation(name)}:{get_locale()}:{request.path}?{query}"
 
             def render() -> str:
-                return view(*view_args, **view_kwargs).replace(generate_csrf(), _TOKEN_HOLE)
+                page = view(*view_args, **view_kwargs)
+                if _FORM_TOKEN in page:
+                    raise _OwnPage(page)
+                return page
 
-            return caching.remember(key, seconds, render).replace(_TOKEN_HOLE, generate_csrf())
+            try:
+                return caching.remember(key, seconds, render)
+            except _OwnPage as own:
+                return own.page
 
         return wrapper
 

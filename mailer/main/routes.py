@@ -13,6 +13,7 @@ from flask_login import current_user
 from mailer import page_cache
 from mailer.auth import services as account_services
 from mailer.config import LANGUAGES
+from mailer.extensions import csrf
 from mailer.main import services
 from mailer.navigation import safe_next_url
 
@@ -47,6 +48,11 @@ def healthz():
 
 @bp.route("/language/<code>", methods=["POST"])
 def set_language(code: str):
+    """A visitor's choice lives in their session only, so forging it harms no one and their
+    form carries no token (csrf-exempt in the app); a signed-in user's is saved to the
+    account, so it must come from our own page."""
+    if current_user.is_authenticated:
+        csrf.protect()
     if code not in LANGUAGES:
         abort(404)
     session["language"] = code
