@@ -158,8 +158,9 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from babel.dates import format_skeleton
-    from flask_babel import format_date, format_datetime, format_decimal, get_locale
+    from flask_babel import get_locale
 
+    from mailer import template_locale
     from mailer.labels import (ATTEMPT_STATUS_LABELS, BOUNCE_LABELS, FREQUENCY_LABELS,
                                MAILING_STATUS_LABELS)
     from mailer.menu import menu_items
@@ -170,9 +171,8 @@ def register_template_helpers(app: Flask) -> None:
         return format_skeleton("MMMd", day, locale=get_locale())
 
     app.jinja_env.filters.update(
-        format_number=format_decimal, format_datetime=format_datetime, format_date=format_date,
-        format_day_month=format_day_month, attempt_summary=attempt_summary,
-        delivery_summary=delivery_summary,
+        template_locale.FILTERS, format_day_month=format_day_month,
+        attempt_summary=attempt_summary, delivery_summary=delivery_summary,
     )
     # Globals, not context: the macros of _status.html are imported without a context.
     app.jinja_env.globals.update(mailing_status_labels=MAILING_STATUS_LABELS,
@@ -182,7 +182,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def helpers():
-        return {"menu_items": menu_items, "current_locale": lambda: str(get_locale())}
+        return {"menu_items": menu_items, **template_locale.context()}
 
 
 def register_cron(app: Flask) -> None:
