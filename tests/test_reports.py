@@ -6,10 +6,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
-from mailer.models import AttemptStatus, Role
+from mailer.models import AttemptStatus, Bounce, Client, DeliveryStatus, Role, mailing_clients
 from mailer.reports import services
-from tests.factories import AttemptFactory
+from tests.factories import AttemptFactory, DeliveryFactory
 from tests.test_mailings import _statements_for
 from tests.workspace import make_mailing
 
@@ -315,6 +316,226 @@ def test_export_with_a_bad_filter_goes_back_to_the_explained_list(client, owner)
     assert response.location == "/attempts/?date_from=2024-03-10&date_to=2024-03-01"
     page = client.get(response.location).get_data(as_text=True)
     assert "The end date is before the start date." in page
+
+
+# --- the deliveries' CSV: one row per letter ---------------------------------------------------
+
+DELIVERY_HEADER = ["mailing_id", "subject", "owner_email", "attempt_id", "attempt_started",
+                   "email", "full_name", "status", "time", "smtp_code", "server_reply",
+                   "bounce", "bounced", "bounce_reason"]
+
+
+def _recipients(db, mailing) -> list[Client]:
+    return list(db.session.scalars(
+        sa.select(Client).join(mailing_clients, mailing_clients.c.client_id == Client.id)
+        .where(mailing_clients.c.mailing_id == mailing.id).order_by(Client.id)))
+
+
+def add_letters(db, attempt, clients, status=DeliveryStatus.SENT, reply="250 2.0.0 OK", code=250,
+                **fields):
+    """A delivery of ``attempt`` to each of ``clients``, recorded a minute after it started."""
+    for client in clients:
+        DeliveryFactory(attempt=attempt, client=client, status=status, server_reply=reply,
+                        smtp_code=code, created_at=attempt.started_at + timedelta(minutes=1),
+                        **fields)
+    db.session.commit()
+
+
+def _read(response) -> list[list[str]]:
+    assert response.status_code == 200, response.status_code
+    return _csv(response)
+
+
+def test_deliveries_export_has_a_row_per_letter_in_the_viewers_zone(client, db, owner):
+    mailing = make_mailing(db, owner, subject="Spring news", clients=3)
+    ann, bob, gone = _recipients(db, mailing)
+    ann.full_name = "Ёлкина Анна"
+    started = datetime(2024, 7, 1, 13, 0, tzinfo=UTC)
+    attempt = add_attempt(db, mailing, started, status=AttemptStatus.PARTIAL, sent=2, failed=1)
+    add_letters(db, attempt, [ann], bounce=Bounce.HARD, bounced_at=started + timedelta(hours=2),
+                bounce_reason="550 5.1.1 no such user")
+    add_letters(db, attempt, [bob], status=DeliveryStatus.FAILED, reply="=550 refused", code=550)
+    add_letters(db, attempt, [gone])
+    db.session.delete(gone)  # the history keeps the address, the name goes with the client
+    db.session.commit()
+
+    rows = _read(client.get("/attempts/deliveries.csv"))
+
+    assert rows[0] == DELIVERY_HEADER
+    attempt_cells = [str(mailing.id), "Spring news", "user@example.com", str(attempt.id),
+                     "2024-07-01T09:00:00-04:00"]
+    assert rows[1:] == [
+        attempt_cells + [ann.email, "Ёлкина Анна", "sent", "2024-07-01T09:01:00-04:00", "250",
+                         "250 2.0.0 OK", "hard", "2024-07-01T11:00:00-04:00",
+                         "550 5.1.1 no such user"],
+        attempt_cells + [bob.email, "Client 1", "failed", "2024-07-01T09:01:00-04:00", "550",
+                         "'=550 refused", "", "", ""],
+        attempt_cells + ["c2@%d.example.com" % owner.id, "", "sent", "2024-07-01T09:01:00-04:00",
+                         "250", "250 2.0.0 OK", "", "", ""],
+    ]
+
+
+@pytest.mark.parametrize("attempts_at_once", [1, services.EXPORT_ATTEMPTS_AT_ONCE])
+def test_deliveries_export_goes_attempt_by_attempt_in_the_order_letters_went(
+        client, db, owner, monkeypatch, attempts_at_once):
+    monkeypatch.setattr(services, "EXPORT_ATTEMPTS_AT_ONCE", attempts_at_once)
+    first = make_mailing(db, owner, subject="First", clients=3)
+    second = make_mailing(db, owner, subject="Second", clients=2)
+    older = add_attempt(db, second, datetime(2024, 7, 1, tzinfo=UTC))
+    newer = add_attempt(db, first, datetime(2024, 7, 2, tzinfo=UTC))
+    add_letters(db, newer, list(reversed(_recipients(db, first))))
+    add_letters(db, older, _recipients(db, second))
+
+    rows = _read(client.get("/attempts/deliveries.csv"))[1:]
+
+    assert [(row[3], row[5]) for row in rows] == (
+        [(str(older.id), c.email) for c in _recipients(db, second)]
+        + [(str(newer.id), c.email) for c in _recipients(db, first)])
+
+
+def test_deliveries_export_keeps_to_the_attempts_the_filter_selects(client, db, owner):
+    spring, autumn = (make_mailing(db, owner, subject=s, clients=2) for s in ("Spring", "Autumn"))
+    partial = add_attempt(db, spring, datetime(2024, 3, 10, 12, tzinfo=UTC),
+                          status=AttemptStatus.PARTIAL)
+    success = add_attempt(db, spring, datetime(2024, 3, 11, 12, tzinfo=UTC),
+                          occurrence=datetime(2024, 3, 11, 11, tzinfo=UTC))
+    other = add_attempt(db, autumn, datetime(2024, 3, 10, 12, tzinfo=UTC),
+                        status=AttemptStatus.PARTIAL)
+    for attempt, mailing in ((partial, spring), (success, spring), (other, autumn)):
+        add_letters(db, attempt, _recipients(db, mailing))
+
+    def attempts_of(query: str) -> list[str]:
+        return [row[3] for row in _read(client.get(f"/attempts/deliveries.csv?{query}"))[1:]]
+
+    assert attempts_of(f"mailing={spring.id}") == [str(partial.id)] * 2 + [str(success.id)] * 2
+    assert attempts_of("status=partial") == [str(partial.id)] * 2 + [str(other.id)] * 2
+    assert attempts_of(f"mailing={spring.id}&date_from=2024-03-11") == [str(success.id)] * 2
+    assert attempts_of("status=failure") == []
+
+
+def test_deliveries_export_never_has_another_owners_letters(client, db, owner, stranger):
+    mine = make_mailing(db, owner, subject="Mine")
+    theirs = make_mailing(db, stranger, subject="Secret plans")
+    for mailing in (mine, theirs):
+        add_letters(db, add_attempt(db, mailing, datetime(2024, 7, 1, tzinfo=UTC)),
+                    _recipients(db, mailing))
+
+    rows = _read(client.get("/attempts/deliveries.csv"))
+    refused = client.get(f"/attempts/deliveries.csv?mailing={theirs.id}")
+
+    assert [row[1] for row in rows[1:]] == ["Mine"]
+    assert f"@{stranger.id}.example.com" not in str(rows)
+    assert refused.status_code == 302
+    assert refused.location == f"/attempts/?mailing={theirs.id}"
+
+
+def test_manager_deliveries_export_has_every_owner(client, db, make_user, auth, owner, stranger):
+    make_user(email="boss@example.com", role=Role.MANAGER)
+    for mailing in (make_mailing(db, owner, subject="Mine"),
+                    make_mailing(db, stranger, subject="Theirs")):
+        add_letters(db, add_attempt(db, mailing, datetime(2024, 7, 1, tzinfo=UTC)),
+                    _recipients(db, mailing))
+    auth.login("boss@example.com")
+
+    rows = _read(client.get("/attempts/deliveries.csv"))
+
+    assert sorted((row[1], row[2]) for row in rows[1:]) == [
+        ("Mine", "user@example.com"), ("Theirs", "stranger@example.com")]
+
+
+@pytest.mark.parametrize("query", ["date_from=2024-03-10&date_to=2024-03-01", "status=delivered",
+                                   "mailing=abc"])
+def test_deliveries_export_with_a_bad_filter_goes_back_to_the_explained_list(client, owner,
+                                                                            query):
+    response = client.get(f"/attempts/deliveries.csv?{query}")
+
+    assert response.status_code == 302
+    assert response.location == f"/attempts/?{query}"
+
+
+def test_deliveries_export_is_a_streamed_download_never_stored(client, db, owner):
+    mailing = make_mailing(db, owner)
+    add_letters(db, add_attempt(db, mailing, datetime(2024, 7, 1, tzinfo=UTC)),
+                _recipients(db, mailing))
+
+    response = client.get("/attempts/deliveries.csv")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="deliveries-{date.today().isoformat()}.csv"')
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.is_streamed and "Content-Length" not in response.headers
+    assert next(response.response) == ("\ufeff" + ",".join(DELIVERY_HEADER) + "\r\n").encode()
+    response.close()
+
+
+def test_deliveries_export_runs_a_fixed_number_of_queries(app, client, db, owner):
+    def statements(url: str) -> int:
+        counted = []
+        listener = lambda *args: counted.append(1)  # noqa: E731
+        sa.event.listen(sa.Engine, "before_cursor_execute", listener)
+        try:
+            rows = _read(client.get(url))
+        finally:
+            sa.event.remove(sa.Engine, "before_cursor_execute", listener)
+        return len(counted), len(rows)
+
+    mailing = make_mailing(db, owner, clients=60)
+    add_letters(db, add_attempt(db, mailing, datetime(2024, 7, 1, tzinfo=UTC)),
+                _recipients(db, mailing)[:2])
+    few = statements("/attempts/deliveries.csv")
+    for day in range(2, 12):
+        add_letters(db, add_attempt(db, mailing, datetime(2024, 7, day, tzinfo=UTC)),
+                    _recipients(db, mailing))
+    many = statements("/attempts/deliveries.csv")
+
+    assert few[1] == 3 and many[1] == 603  # past a batch of 500 rows
+    assert many[0] == few[0]
+
+
+def test_attempts_report_offers_the_deliveries_of_its_filter(client, db, owner):
+    add_attempt(db, make_mailing(db, owner), datetime(2024, 7, 1, tzinfo=UTC),
+                status=AttemptStatus.PARTIAL)
+
+    page = client.get("/attempts/?status=partial").get_data(as_text=True)
+
+    assert 'href="/attempts/deliveries.csv?status=partial"' in page
+    assert "Export deliveries CSV" in page
+
+
+def test_attempt_page_exports_that_attempts_letters(client, db, owner):
+    mailing = make_mailing(db, owner, subject="Spring news", clients=2)
+    attempt = add_attempt(db, mailing, datetime(2024, 7, 1, 13, tzinfo=UTC), sent=2)
+    other = add_attempt(db, mailing, datetime(2024, 7, 8, 13, tzinfo=UTC), sent=2,
+                        occurrence=datetime(2024, 7, 8, 12, tzinfo=UTC))
+    add_letters(db, attempt, _recipients(db, mailing))
+    add_letters(db, other, _recipients(db, mailing))
+    url = f"/mailings/{mailing.id}/attempts/{attempt.id}/deliveries.csv"
+
+    page = client.get(f"/mailings/{mailing.id}/attempts/{attempt.id}").get_data(as_text=True)
+    response = client.get(url)
+
+    assert f'href="{url}"' in page
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="attempt-{attempt.id}-deliveries-{date.today().isoformat()}.csv"')
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = _read(response)
+    assert rows[0] == DELIVERY_HEADER
+    assert [(row[3], row[4], row[5]) for row in rows[1:]] == [
+        (str(attempt.id), "2024-07-01T09:00:00-04:00", c.email) for c in _recipients(db, mailing)]
+
+
+def test_another_owners_attempt_has_no_export(client, db, owner, stranger):
+    mine = make_mailing(db, owner)
+    theirs = make_mailing(db, stranger)
+    their_attempt = add_attempt(db, theirs, datetime(2024, 7, 1, tzinfo=UTC))
+    add_letters(db, their_attempt, _recipients(db, theirs))
+
+    assert client.get(f"/mailings/{theirs.id}/attempts/{their_attempt.id}/deliveries.csv"
+                      ).status_code == 404
+    assert client.get(f"/mailings/{mine.id}/attempts/{their_attempt.id}/deliveries.csv"
+                      ).status_code == 404
 
 
 # --- a mailing's statistics ------------------------------------------------------------------

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from mailer.models import (AttemptStatus, Client, Mailing, Message, Post, Role, User, utcnow)
 from tests.conftest import AuthActions, csrf_token
 from tests.workspace import make_mailing
-from tests.factories import AttemptFactory, PostFactory
+from tests.factories import AttemptFactory, DeliveryFactory, PostFactory
 
 ROLES = ("anonymous", "owner", "other", "manager", "content_manager", "superuser")
 SIGN_IN = "sign-in"
@@ -47,6 +47,10 @@ def world(db, make_user):
     }
     mailing = make_mailing(db, owner, clients=2)
     attempt = AttemptFactory(mailing=mailing, occurrence_at=mailing.start_at, status=AttemptStatus.SUCCESS)
+    # A letter of the attempt, so the deliveries' exports have the owner's data to give away.
+    first_client = db.session.scalars(sa.select(Client).where(Client.owner_id == owner.id)
+                                      .order_by(Client.id)).first()
+    DeliveryFactory(attempt=attempt, client=first_client)
     post = PostFactory(title="Hello", body="World", published_at=utcnow(), author=people["content_manager"])
     db.session.commit()
     ids = {
@@ -103,6 +107,9 @@ def test_every_get_route_answers_each_role_as_its_blueprint_says(make_app, app, 
     walked = 0
     for blueprint, rule, url in _get_routes(app, ids):
         response = client.get(url)
+        # A streamed export holds its request context until it is read or closed; closed here,
+        # as a server would, before the next request pushes its own.
+        response.close()
         expected = _allowed(blueprint, rule, role)
         walked += 1
         if expected == SIGN_IN:
@@ -218,6 +225,18 @@ def test_no_page_shows_the_owners_data_to_anyone_else(make_app, app, world, role
         assert not leaked, (url, leaked)
     assert walked >= 20
     print(f"\n{role}: {walked} pages read, nothing of the owner's")
+
+
+def test_the_owners_own_exports_hold_what_no_one_else_may_read(make_app, world):
+    """The check above means something for the exports: the owner's own hold the secrets."""
+    people, ids = world
+    client = _client_for(make_app, "owner", people)
+    for url in ("/clients/export.csv", "/attempts/export.csv", "/attempts/deliveries.csv",
+                f"/mailings/{ids['mailing_id']}/attempts/{ids['attempt_id']}/deliveries.csv"):
+        text = client.get(url).get_data(as_text=True)
+        assert "Weekly news" in text or "c0@" in text, url
+    exported = client.get("/attempts/deliveries.csv").get_data(as_text=True)
+    assert all(secret in exported for secret in OWNERS_SECRETS)
 
 
 def test_an_id_no_row_can_have_is_a_404_on_every_route(app, world, make_app):

@@ -4,6 +4,8 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from mailer import lifecycle
+from mailer.clients.csv_io import csv_lines
+from mailer.downloads import csv_download
 from mailer.errors import ServiceError
 from mailer.extensions import db
 from mailer.form_errors import attach_error
@@ -11,7 +13,8 @@ from mailer.mailings import services
 from mailer.mailings.forms import MailingForm
 from mailer.models import AttemptStatus, Client, Mailing, Message, is_row_id, named_address
 from mailer.ownership import own_or_404, owned, workspace_only
-from mailer.reports.services import mailing_stats
+from mailer.reports.services import (DELIVERY_EXPORT_HEADER, attempt_delivery_rows,
+                                     mailing_stats)
 from mailer.scheduling.task_manager import TaskManager
 
 bp = Blueprint("mailings", __name__)
@@ -179,12 +182,17 @@ def resend_not_reached(mailing_id: int):
     return redirect(url_for("mailings.show_mailing", mailing_id=mailing.id))
 
 
-@bp.route("/mailings/<int:mailing_id>/attempts/<int:attempt_id>")
-def show_attempt(mailing_id: int, attempt_id: int):
+def _own_attempt_or_404(mailing_id: int, attempt_id: int):
     mailing = own_or_404(Mailing, mailing_id, current_user)
     attempt = services.attempt_of(mailing, attempt_id)
     if attempt is None:
         abort(404)
+    return mailing, attempt
+
+
+@bp.route("/mailings/<int:mailing_id>/attempts/<int:attempt_id>")
+def show_attempt(mailing_id: int, attempt_id: int):
+    mailing, attempt = _own_attempt_or_404(mailing_id, attempt_id)
     return render_template(
         "mailings/attempt.html",
         mailing=mailing,
@@ -192,3 +200,12 @@ def show_attempt(mailing_id: int, attempt_id: int):
         page=services.deliveries_page(attempt, request.args.get("page", 1, type=int)),
         not_reached=services.not_reached(mailing, attempt),
     )
+
+
+@bp.route("/mailings/<int:mailing_id>/attempts/<int:attempt_id>/deliveries.csv")
+def export_attempt_deliveries(mailing_id: int, attempt_id: int):
+    """The attempt's letters as the report's deliveries CSV writes them."""
+    _mailing, attempt = _own_attempt_or_404(mailing_id, attempt_id)
+    lines = csv_lines(DELIVERY_EXPORT_HEADER,
+                      attempt_delivery_rows(attempt, current_user.timezone))
+    return csv_download(lines, f"attempt-{attempt.id}-deliveries")

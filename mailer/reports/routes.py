@@ -1,4 +1,4 @@
-"""Reports: the attempts list with its filter, and the same attempts as CSV."""
+"""Reports: the attempts list with its filter, and the same attempts, or their letters, as CSV."""
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -67,17 +67,29 @@ def list_attempts():
         page=page,
         filtered=bool(_filter_args()),
         export_url=url_for("reports.export_attempts", **_filter_args()),
+        deliveries_export_url=url_for("reports.export_deliveries", **_filter_args()),
         first_page_url=url_for("reports.list_attempts", **_filter_args()),
         with_owner=services.sees_all_attempts(current_user),
         mailing_url=_mailing_url(current_user),
     )
 
 
-@bp.route("/attempts/export.csv")
-def export_attempts():
-    form, chosen = _filter_form()
+def _filtered_export(header: tuple[str, ...], rows_for, stem: str):
+    """A CSV of what the report's filter selects, or back to the list when it cannot apply."""
+    _form, chosen = _filter_form()
     if chosen is None:
         # The list page explains what is wrong with the filter.
         return redirect(url_for("reports.list_attempts", **_filter_args()))
-    lines = csv_lines(services.EXPORT_HEADER, services.export_rows(current_user, chosen))
-    return csv_download(lines, "attempts")
+    return csv_download(csv_lines(header, rows_for(current_user, chosen)), stem)
+
+
+@bp.route("/attempts/export.csv")
+def export_attempts():
+    return _filtered_export(services.EXPORT_HEADER, services.export_rows, "attempts")
+
+
+@bp.route("/attempts/deliveries.csv")
+def export_deliveries():
+    """Every letter of the attempts the filter selects: one row per delivery."""
+    return _filtered_export(services.DELIVERY_EXPORT_HEADER, services.delivery_export_rows,
+                            "deliveries")
