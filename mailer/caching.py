@@ -49,3 +49,20 @@ def forget(*keys: str) -> None:
         cache.delete_many(*keys)
     except Exception as error:
         log.warning("cache unavailable, could not clear %s: %s", ", ".join(keys), error)
+
+
+def put(key: str, value, timeout: int) -> None:
+    """Store ``value`` for another request to read; a cache that is down loses it quietly."""
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception as error:
+        log.warning("cache unavailable, not storing %s: %s", key, error)
+
+
+def peek(key: str):
+    """What ``put`` stored under ``key``, or None (also when the cache is down)."""
+    try:
+        return cache.get(key)
+    except Exception as error:
+        log.warning("cache unavailable, could not read %s: %s", key, error)
+        return None

@@ -1,6 +1,7 @@
 """Clients from and to CSV: import (atomic, with a report per line) and export."""
 import csv
 import io
+import re
 from datetime import date, datetime, timezone
 
 import pytest
@@ -353,3 +354,71 @@ def test_parser_names_physical_lines_of_multiline_rows():
 
     assert [row.line for row in parsed.rows] == [2]
     assert [(row.line, row.value) for row in parsed.rejected] == [(6, "bad")]
+
+
+def a_form_to_upload(client) -> tuple[str, str, str]:
+    """The import form as the browser has it: (CSRF token, upload's name, its progress URL)."""
+    page = client.get("/clients/import").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = re.search(r'name="progress_token" type="hidden" value="([^"]+)"', page).group(1)
+    url = re.search(r'data-progress-url="([^"]+)"', page).group(1)
+    return csrf, token, url
+
+
+def send(client, csrf: str, token: str, content: str):
+    return client.post("/clients/import", content_type="multipart/form-data", data={
+        "csrf_token": csrf, "progress_token": token,
+        "file": (io.BytesIO(content.encode()), "clients.csv")})
+
+
+def many_rows(count: int) -> str:
+    return "email,full_name\n" + "".join(f"c{n}@example.com,Клиент {n}\n" for n in range(count))
+
+
+def test_the_page_waiting_for_an_upload_can_ask_how_far_it_has_got(client, db, owner):
+    csrf, token, url = a_form_to_upload(client)
+    assert url == f"/clients/import/progress/{token}"
+    assert client.get(url).status_code == 404  # nothing sent under that name yet
+
+    assert send(client, csrf, token, many_rows(3500)).status_code == 302
+
+    assert client.get(url).get_json() == {"stage": "done", "done": 3500, "total": 3500,
+                                          "percent": 100}
+    assert len(saved(db, owner)) == 3500
+
+
+def test_reading_a_big_file_is_reported_line_by_line(app, db, owner):
+    from mailer.clients import services
+
+    heard = []
+    with app.test_request_context():
+        services.import_clients(owner, many_rows(3500).encode(), skip_rejected=False,
+                                progress=lambda stage, done, total, now=True: heard.append(
+                                    (stage, done, total)))
+
+    reading = [(done, total) for stage, done, total in heard if stage == "reading" and total]
+    assert reading == [(1000, 3501), (2000, 3501), (3000, 3501)]  # the header is line 1
+    assert [stage for stage, _, _ in heard if stage != "reading"] == ["checking", "saving", "done"]
+    assert heard[-1] == ("done", 3500, 3500)
+
+
+def test_a_refused_file_is_reported_refused(client, db, owner):
+    csrf, token, url = a_form_to_upload(client)
+
+    page = send(client, csrf, token, "email\nnot-an-address\nok@example.com\n")
+
+    assert "Nothing was imported" in page.get_data(as_text=True)
+    assert client.get(url).get_json()["stage"] == "refused"
+    assert saved(db, owner) == []
+
+
+def test_no_one_else_hears_how_an_upload_goes(app, client, db, owner, make_user):
+    csrf, token, url = a_form_to_upload(client)
+    send(client, csrf, token, many_rows(10))
+    make_user(email="other@example.com")
+    other = app.test_client()
+    AuthActions(other).login("other@example.com")
+
+    assert other.get(url).status_code == 404
+    assert client.get("/clients/import/progress/not..a..token").status_code == 404
+    assert client.get("/clients/import/progress/" + "a" * 65).status_code == 404

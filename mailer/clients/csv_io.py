@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -27,6 +27,7 @@ FULL_NAME_MAX = 200
 COMMENT_MAX = 2000
 
 COLUMNS = ("email", "full_name", "comment")
+PROGRESS_ROWS = 1000  # rows between two reports of how far a file has been read
 EXPORT_HEADER = ("email", "full_name", "comment", "unsubscribed")
 BOM = "\ufeff"
 
@@ -187,13 +188,23 @@ def _shown_value(cells: list[str], email: str, delimiter: str) -> str:
     return raw if len(raw) <= RAW_SHOWN_MAX else raw[: RAW_SHOWN_MAX - 1] + "…"
 
 
-def parse_clients(raw: bytes) -> ParsedFile:
+def _telling(reader, text: str, on_line: Callable[[int, int], None] | None) -> Iterator[list]:
+    """The reader's rows, telling ``on_line(line, lines)`` every ``PROGRESS_ROWS`` rows."""
+    lines = text.count("\n") + (not text.endswith("\n"))
+    for count, cells in enumerate(reader, 1):
+        if on_line is not None and count % PROGRESS_ROWS == 0:
+            on_line(reader.line_num, lines)
+        yield cells
+
+
+def parse_clients(raw: bytes, on_line: Callable[[int, int], None] | None = None) -> ParsedFile:
     """Read an uploaded CSV of clients.
 
     Lines are the file's physical lines (the header is line 1; a row whose
     quoted comment spans lines is named by its first line). Rows with every
     cell blank are skipped silently. Raises UnreadableFile when the file as a
-    whole cannot be used.
+    whole cannot be used. ``on_line(line, lines)`` hears how far the reading is,
+    every ``PROGRESS_ROWS`` rows.
     """
     text = _decode(raw)
     delimiter = _delimiter(text)
@@ -203,7 +214,7 @@ def parse_clients(raw: bytes) -> ParsedFile:
     first_line_of: dict[str, int] = {}
     last_line = 0
     try:
-        for cells in reader:
+        for cells in _telling(reader, text, on_line):
             line = last_line + 1
             last_line = reader.line_num
             if not any(cell.strip() for cell in cells):

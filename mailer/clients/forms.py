@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from mailer.form_errors import no_nul_character
@@ -59,4 +59,6 @@ class ImportClientsForm(FlaskForm):
         render_kw={"accept": ".csv,text/csv"},
     )
     skip_rejected = BooleanField(_l("Import the valid rows and skip the rejected ones"))
+    # Names this upload for the page asking how far it has got (import_progress).
+    progress_token = HiddenField()
     submit = SubmitField(_l("Import"))
