@@ -63,7 +63,7 @@ translations: $(MO)
 
 ## extract-messages / update-translations: after changing user-facing text
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
 	  --project mailer -o mailer/translations/messages.pot .
 
 update-translations: extract-messages

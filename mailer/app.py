@@ -164,6 +164,7 @@ def register_template_helpers(app: Flask) -> None:
     from mailer.labels import (ATTEMPT_STATUS_LABELS, BOUNCE_LABELS, FREQUENCY_LABELS,
                                MAILING_STATUS_LABELS)
     from mailer.menu import menu_items
+    from mailer.navigation import list_url, url_for_each
     from mailer.reports.replies import attempt_summary, delivery_summary
 
     def format_day_month(day) -> str:
@@ -174,11 +175,12 @@ def register_template_helpers(app: Flask) -> None:
         template_locale.FILTERS, format_day_month=format_day_month,
         attempt_summary=attempt_summary, delivery_summary=delivery_summary,
     )
-    # Globals, not context: the macros of _status.html are imported without a context.
+    # The lazy labels as globals too, for a template importing the macros without a context.
     app.jinja_env.globals.update(mailing_status_labels=MAILING_STATUS_LABELS,
                                  frequency_labels=FREQUENCY_LABELS,
                                  attempt_status_labels=ATTEMPT_STATUS_LABELS,
-                                 bounce_labels=BOUNCE_LABELS)
+                                 bounce_labels=BOUNCE_LABELS, url_for_each=url_for_each,
+                                 list_url=list_url)
 
     @app.context_processor
     def helpers():

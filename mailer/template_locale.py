@@ -5,10 +5,11 @@ Flask-Babel's template callables and its ``format_*`` functions look the request
 locale, zone and translations up again for every string, date and number (a list of
 25 rows says "Delete" 25 times and shows 50 dates). A context processor hands each
 render a ``PageLocale`` already holding them, and ``_``, ``ngettext`` and the
-``format_*`` filters read it from the template's context. Since a context processor
-runs for each render, a letter rendered under ``force_locale`` gets its own. Macros
-imported without a context see no ``PageLocale``: they fall back to Flask-Babel,
-with the same result.
+``format_*`` filters read it from the template's context, which also gets the label
+tables (``mailer.labels``) translated once. Since a context processor
+runs for each render, a letter rendered under ``force_locale`` gets its own. The
+macro files are imported ``with context`` to see them; one imported without falls
+back to Flask-Babel and the lazy labels, with the same result.
 
 The dates are Babel's own formats: a named format (``short``, ``medium``...) becomes
 the locale's pattern, parsed once, and Babel's pattern formats each value exactly as
@@ -23,6 +24,8 @@ import flask_babel
 from babel import dates, numbers
 from jinja2 import pass_context
 from markupsafe import Markup
+
+from mailer import labels
 
 NAMED = ("full", "long", "medium", "short")
 
@@ -89,8 +92,10 @@ def context() -> dict:
         variables.setdefault("num", __num)
         return _filled(__context, translations.ngettext(__singular, __plural, __num), variables)
 
+    tables = {name: {key: translations.gettext(msgid) for key, msgid in names.items()}
+              for name, names in labels.TEMPLATE_TABLES.items()}
     return {"page_locale": page, "gettext": gettext, "ngettext": ngettext,
-            "current_locale": lambda: str(page.locale)}
+            "current_locale": lambda: str(page.locale), **tables}
 
 
 def _filled(context, text: str, variables: dict) -> str:

@@ -1,4 +1,6 @@
 """Clients: the list, search, add, edit, delete, and the JSON search for mailing forms."""
+import html
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -201,20 +203,61 @@ def test_unsubscribed_client_has_a_badge(client, db, owner):
     assert "unsubscribed</span>" in gone_row
 
 
-def test_pagination_splits_sixty_clients_into_three_pages(client, db, owner):
+PAGE_LINK = re.compile(r'<a class="page-link" href="([^"]+)">([^<]+)</a>')
+
+
+def page_links(page: str) -> dict[str, str]:
+    """The list's page links by what they say: First, Previous, Next, Last."""
+    return {label.strip("«‹›» "): html.unescape(url) for url, label in PAGE_LINK.findall(page)}
+
+
+def emails_on(page: str) -> list[str]:
+    """The clients listed, in order (each row names its client twice: shown and in its
+    delete button's question)."""
+    return list(dict.fromkeys(re.findall(r"client\d{3}@example\.com", page)))
+
+
+def test_pages_follow_each_other_through_sixty_clients_and_back(client, db, owner):
     add_clients(db, owner, 60)
+    everyone = [f"client{n:03d}@example.com" for n in range(60)]
 
     first = client.get("/clients/").get_data(as_text=True)
-    third = client.get("/clients/?page=3").get_data(as_text=True)
-    beyond = client.get("/clients/?page=9")
+    second = client.get(page_links(first)["Next"]).get_data(as_text=True)
+    third = client.get(page_links(second)["Next"]).get_data(as_text=True)
+    back = client.get(page_links(third)["Previous"]).get_data(as_text=True)
+    last = client.get(page_links(first)["Last"]).get_data(as_text=True)
 
-    assert "client000@example.com" in first and "client024@example.com" in first
-    assert "client025@example.com" not in first
-    assert 'href="/clients/?page=3"' in first
-    assert 'href="/clients/?page=4"' not in first
-    assert "client050@example.com" in third and "client059@example.com" in third
-    assert "client049@example.com" not in third
-    assert beyond.status_code == 200
+    assert emails_on(first) + emails_on(second) + emails_on(third) == everyone
+    assert set(page_links(first)) == {"Next", "Last"}  # nothing before the first page
+    assert set(page_links(third)) == {"First", "Previous"}
+    assert emails_on(back) == everyone[25:50]
+    assert emails_on(last) == everyone[35:]
+    assert emails_on(client.get(page_links(last)["First"]).get_data(as_text=True)) == everyone[:25]
+    assert "Clients: 60" in last
+
+
+def test_a_page_is_never_found_from_someone_elses_client(client, db, owner, make_user):
+    add_clients(db, owner, 30)
+    stranger = ClientFactory(owner=make_user(email="other@example.com"), email="zz@example.com")
+    db.session.commit()
+
+    page = client.get(f"/clients/?after={stranger.id}").get_data(as_text=True)
+
+    assert emails_on(page) == [f"client{n:03d}@example.com" for n in range(25)]
+    assert client.get("/clients/?after=99999999999").status_code == 200
+    assert client.get("/clients/?before=abc&at=first").status_code == 200
+
+
+def test_a_client_deleted_meanwhile_still_leads_to_the_next_page(client, db, owner):
+    clients = add_clients(db, owner, 30)
+    first = client.get("/clients/").get_data(as_text=True)
+    app_db.session.delete(clients[24])  # the last one on the first page, whose id "Next" names
+    app_db.session.commit()
+
+    after = client.get(page_links(first)["Next"]).get_data(as_text=True)
+
+    # Its id no longer names a row: the list starts again rather than failing.
+    assert emails_on(after)[0] == "client000@example.com"
 
 
 @pytest.mark.parametrize("q, expected", [
@@ -252,10 +295,15 @@ def test_search_without_match_offers_to_show_all(client, db, owner):
 
 def test_search_keeps_the_query_across_pages(client, db, owner):
     add_clients(db, owner, 30)
+    add_clients_named = ClientFactory(owner=owner, email="zed@example.org", full_name="Zed")
+    db.session.commit()
 
-    page = client.get("/clients/?q=client0").get_data(as_text=True)
+    first = client.get("/clients/?q=client0").get_data(as_text=True)
+    second = client.get(page_links(first)["Next"]).get_data(as_text=True)
 
-    assert "q=client0" in page and "page=2" in page
+    assert "q=client0" in page_links(first)["Next"]
+    assert emails_on(second) == [f"client{n:03d}@example.com" for n in range(25, 30)]
+    assert add_clients_named.email not in second and "Clients: 30" in second
 
 
 def test_managers_may_not_open_clients(client, make_user, auth):

@@ -202,3 +202,11 @@ def test_manager_lists_run_a_fixed_number_of_queries(app, client, db, manager, a
     many = {url: _statements_for(app, client, url) for url in ("/manager/mailings", "/manager/users")}
 
     assert many == few
+
+
+def test_block_buttons_keep_the_lists_query_even_one_named_like_the_user(client, db, manager, anna):
+    """The block form returns to the same filtered list; a stray ``user_id`` argument in that
+    list's query never breaks the page (it made url_for get the argument twice)."""
+    page = client.get("/manager/users?q=anna&user_id=999").get_data(as_text=True)
+
+    assert f'action="/manager/users/{anna.id}/block?q=anna"' in page

@@ -4,8 +4,8 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from mailer import tallies
-from mailer.clients import csv_io as client_csv, services
+from mailer import paging, tallies
+from mailer.clients import csv_io as client_csv, import_progress, services
 from mailer.clients.forms import ClientForm, ImportClientsForm
 from mailer.downloads import csv_download
 from mailer.errors import ServiceError
@@ -22,7 +22,7 @@ def list_clients():
     q = request.args.get("q", "").strip()
     shown = request.args.get("show") if request.args.get("show") in services.SHOWN else None
     tally = tallies.of_owner(current_user.id)
-    page = services.clients_page(current_user, q, request.args.get("page", 1, type=int), shown, tally)
+    page = services.clients_page(current_user, q, paging.Place.from_args(request.args), shown, tally)
     return render_template("clients/list.html", page=page, q=q, shown=shown,
                            skipped={name: getattr(tally, name) for name in services.SHOWN})
 
@@ -85,9 +85,11 @@ def import_clients():
     form = ImportClientsForm()
     report = None
     if form.validate_on_submit():
+        progress = import_progress.Progress(current_user.id, form.progress_token.data)
         try:
             report = services.import_clients(
-                current_user, form.file.data.read(), skip_rejected=form.skip_rejected.data
+                current_user, form.file.data.read(), skip_rejected=form.skip_rejected.data,
+                progress=progress,
             )
         except ServiceError as error:
             attach_error(form, error.message, error.field)
@@ -98,7 +100,8 @@ def import_clients():
                         updated=report.updated, unchanged=report.unchanged), "success")
                 return redirect(url_for("clients.list_clients"))
     # Rejected rows are shown on this page: with the file refused, or as the
-    # list of what was skipped.
+    # list of what was skipped. Each showing of the form names its next upload afresh.
+    form.progress_token.data = import_progress.new_token()
     return render_template(
         "clients/import.html",
         form=form,
@@ -106,6 +109,15 @@ def import_clients():
         columns=client_csv.COLUMNS,
         limits={"name": client_csv.FULL_NAME_MAX, "comment": client_csv.COMMENT_MAX},
     )
+
+
+@bp.route("/clients/import/progress/<token>")
+def import_progress_of(token: str):
+    """How far the signed-in owner's upload named ``token`` has got (JSON; 404 if unknown)."""
+    found = import_progress.read(current_user.id, token)
+    if found is None:
+        return jsonify({"stage": "unknown"}), 404
+    return jsonify(found)
 
 
 @bp.route("/clients/export.csv")

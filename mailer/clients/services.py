@@ -6,7 +6,7 @@ form field it concerns) and never touch the request, flash or the session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -126,6 +126,10 @@ SHOWN = {
 }
 
 
+# The lists' order, and that of the owner's index on (owner_id, email) and its partial ones.
+LIST_ORDER = (Client.email, Client.id)
+
+
 def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
     query = sa.select(Client).where(Client.owner_id == owner.id)
     q = (q or "").strip()
@@ -133,20 +137,21 @@ def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
         query = query.where(contains(q, Client.email, Client.full_name))
     if shown in SHOWN:
         query = query.where(SHOWN[shown])
-    return query.order_by(Client.email, Client.id)
+    return query
 
 
-def clients_page(owner: User, q: str | None, page: int, shown: str | None = None,
-                 tally: tallies.ClientTally | None = None):
+def clients_page(owner: User, q: str | None, place: paging.Place, shown: str | None = None,
+                 tally: tallies.ClientTally | None = None) -> paging.KeysetPage:
     """The owner's clients matching ``q`` (e-mail or name), by e-mail, all of them or only
-    those ``shown`` names (a key of SHOWN, also a field of the tally); a Pagination. Without
+    those ``shown`` names (a key of SHOWN, also a field of the tally), at ``place``. Without
     a search its total is the owner's tally (read here unless given), not a count."""
     query = _search(owner, q, shown)
     if (q or "").strip():
-        return db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
-    tally = tally or tallies.of_owner(owner.id)
-    total = getattr(tally, shown) if shown in SHOWN else tally.clients
-    return paging.paginate_counted(query, page, PER_PAGE, total)
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    else:
+        tally = tally or tallies.of_owner(owner.id)
+        total = getattr(tally, shown) if shown in SHOWN else tally.clients
+    return paging.keyset_page(query, Client.id, LIST_ORDER, place, PER_PAGE, total)
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,8 @@ def search_clients(owner: User, q: str | None, page: int) -> SearchPage:
     """One page (of 50) of the owner's clients matching ``q``, for a remote select box."""
     page = max(page, 1)
     found = db.session.scalars(
-        _search(owner, q).offset((page - 1) * SEARCH_PER_PAGE).limit(SEARCH_PER_PAGE + 1)
+        _search(owner, q).order_by(*LIST_ORDER)
+        .offset((page - 1) * SEARCH_PER_PAGE).limit(SEARCH_PER_PAGE + 1)
     ).all()
     return SearchPage(clients=list(found[:SEARCH_PER_PAGE]), more=len(found) > SEARCH_PER_PAGE)
 
@@ -179,21 +185,30 @@ def _existing_clients(owner: User, emails: list[str]) -> dict[str, tuple[int, st
     return existing
 
 
-def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport:
+def import_clients(owner: User, raw: bytes, skip_rejected: bool,
+                   progress: Callable[..., None] | None = None) -> ImportReport:
     """Add the file's new e-mails and update the name and comment of known ones.
 
     All or nothing: if a row is rejected, nothing is written unless
     ``skip_rejected``. Unsubscribed clients stay unsubscribed. Raises
     ServiceError (field ``file``) when the file cannot be read at all.
+    ``progress(stage, done, total)`` hears how far it has got
+    (``mailer.clients.import_progress``).
     """
+    progress = progress or (lambda stage, done, total, now=True: None)
+    progress("reading", 0, 0)
     try:
-        parsed = client_csv.parse_clients(raw)
+        parsed = client_csv.parse_clients(
+            raw, on_line=lambda line, lines: progress("reading", line, lines, now=False))
     except client_csv.UnreadableFile as error:
+        progress("refused", 0, 0)
         raise ServiceError(error.message, field="file") from None
     report = ImportReport(rejected=parsed.rejected, valid=len(parsed.rows))
     if parsed.rejected and not skip_rejected:
+        progress("refused", 0, len(parsed.rows) + len(parsed.rejected))
         return report
 
+    progress("checking", 0, len(parsed.rows))
     existing = _existing_clients(owner, [row.client.email for row in parsed.rows])
     new_rows, changed_rows = [], []
     for row in parsed.rows:
@@ -212,17 +227,21 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool) -> ImportReport
             )
         else:
             report.unchanged += 1
+    written = len(new_rows) + len(changed_rows)
+    progress("saving", 0, written)
     try:
         bulk.insert_rows(Client.__table__, new_rows)
         bulk.update_rows(Client.__table__, changed_rows)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+        progress("refused", 0, written)
         raise ServiceError(
             _l("Your clients changed while the file was being imported. Upload it again."),
             field="file",
         ) from None
     figures_changed()
+    progress("done", written, written)
     report.added = len(new_rows)
     report.updated = len(changed_rows)
     report.applied = True
@@ -234,7 +253,7 @@ def export_rows(owner: User) -> Iterator[tuple]:
     query = (
         sa.select(Client.email, Client.full_name, Client.comment, Client.unsubscribed_at)
         .where(Client.owner_id == owner.id)
-        .order_by(Client.email, Client.id)
+        .order_by(*LIST_ORDER)
         .execution_options(yield_per=EXPORT_BATCH)
     )
 

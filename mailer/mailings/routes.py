@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from mailer import lifecycle
+from mailer import lifecycle, paging
 from mailer.clients.csv_io import csv_lines
 from mailer.downloads import csv_download
 from mailer.errors import ServiceError
@@ -23,7 +23,7 @@ bp.before_request(workspace_only)
 
 @bp.route("/mailings/")
 def list_mailings():
-    page = services.mailings_page(current_user, request.args.get("page", 1, type=int))
+    page = services.mailings_page(current_user, paging.Place.from_args(request.args))
     return render_template(
         "mailings/list.html",
         page=page,
@@ -197,7 +197,7 @@ def show_attempt(mailing_id: int, attempt_id: int):
         "mailings/attempt.html",
         mailing=mailing,
         attempt=attempt,
-        page=services.deliveries_page(attempt, request.args.get("page", 1, type=int)),
+        page=services.deliveries_page(attempt, paging.Place.from_args(request.args)),
         not_reached=services.not_reached(mailing, attempt),
     )
 

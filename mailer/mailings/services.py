@@ -204,27 +204,30 @@ def has_every_client(mailing: Mailing) -> bool:
     return mailing.recipient_count == tallies.of_owner(mailing.owner_id).clients
 
 
-def mailings_page(owner: User, page: int):
-    query = (
-        sa.select(Mailing)
-        .where(Mailing.owner_id == owner.id)
-        .options(sa.orm.joinedload(Mailing.message))
-        .order_by(Mailing.created_at.desc(), Mailing.id.desc())
-    )
-    return db.paginate(query, page=page, per_page=25, error_out=False)
+def mailings_page(owner: User, place: paging.Place) -> paging.KeysetPage:
+    """The owner's mailings, newest first (ix_mailings_owner_newest)."""
+    return paging.keyset_page(
+        sa.select(Mailing).where(Mailing.owner_id == owner.id), Mailing.id,
+        (Mailing.created_at, Mailing.id), place, 25, descending=True,
+        # The list shows a message's subject only: its body may be a long newsletter.
+        options=(sa.orm.joinedload(Mailing.message).load_only(Message.subject),))
 
 
 def last_attempts(mailings: list[Mailing]) -> dict[int, Attempt]:
-    """Each mailing's most recent attempt, in one query."""
+    """Each mailing's most recent attempt (the first on its page), read from one index entry
+    per mailing however long their histories: their ids first, then those rows by id (joined
+    in one query, PostgreSQL hashed every attempt of every mailing to find them)."""
     if not mailings:
         return {}
-    latest = (
-        sa.select(Attempt.mailing_id, sa.func.max(Attempt.id).label("attempt_id"))
-        .where(Attempt.mailing_id.in_([m.id for m in mailings]))
-        .group_by(Attempt.mailing_id)
-        .subquery()
+    newest_id = (
+        sa.select(Attempt.id).where(Attempt.mailing_id == Mailing.id)
+        .order_by(Attempt.occurrence_at.desc()).limit(1)
+        .correlate(Mailing).scalar_subquery()
     )
-    attempts = db.session.scalars(sa.select(Attempt).join(latest, Attempt.id == latest.c.attempt_id))
+    ids = [attempt_id for attempt_id in db.session.scalars(
+        sa.select(newest_id).where(Mailing.id.in_([m.id for m in mailings])))
+        if attempt_id is not None]
+    attempts = db.session.scalars(sa.select(Attempt).where(Attempt.id.in_(ids)))
     return {attempt.mailing_id: attempt for attempt in attempts}
 
 
@@ -260,14 +263,16 @@ def attempt_of(mailing: Mailing, attempt_id: int) -> Attempt | None:
     )
 
 
-def deliveries_page(attempt: Attempt, page: int):
+def deliveries_page(attempt: Attempt, place: paging.Place) -> paging.KeysetPage:
     """Who got it and who did not (failures first), with the server's reply."""
     # "failed" sorts before "sent": the order of ix_deliveries_listed, read a page at a time.
-    query = (sa.select(Delivery).where(Delivery.attempt_id == attempt.id)
-             .order_by(Delivery.status, Delivery.email, Delivery.id))
+    query = sa.select(Delivery).where(Delivery.attempt_id == attempt.id)
     if attempt.status is AttemptStatus.SENDING:
-        return db.paginate(query, page=page, per_page=50, error_out=False)
-    return paging.paginate_counted(query, page, 50, attempt.sent_count + attempt.failed_count)
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    else:
+        total = attempt.sent_count + attempt.failed_count
+    return paging.keyset_page(query, Delivery.id, (Delivery.status, Delivery.email, Delivery.id),
+                              place, 50, total)
 
 
 def not_reached(mailing: Mailing, attempt: Attempt) -> int:

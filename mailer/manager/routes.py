@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from mailer import lifecycle
+from mailer import lifecycle, paging
 from mailer.auth import services as accounts
 from mailer.errors import ServiceError
 from mailer.extensions import db
@@ -37,7 +37,7 @@ def _status_filter() -> MailingStatus | None:
 def list_mailings():
     status = _status_filter()
     owner_q = request.args.get("owner", "").strip()
-    page = services.mailings_page(status, owner_q, request.args.get("page", 1, type=int))
+    page = services.mailings_page(status, owner_q, paging.Place.from_args(request.args))
     return render_template("manager/mailings.html", page=page, status=status, owner_q=owner_q,
                            statuses=list(MailingStatus))
 

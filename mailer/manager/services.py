@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from mailer import tallies
+from mailer import paging, tallies
 from mailer.extensions import db
 from mailer.models import (
     SENDING_STATUSES,
@@ -14,6 +14,7 @@ from mailer.models import (
     Bounce,
     Delivery,
     Mailing,
+    Message,
     MailingStatus,
     User,
 )
@@ -22,18 +23,19 @@ from mailer.search import contains
 PER_PAGE = 25
 
 
-def mailings_page(status: MailingStatus | None, owner_q: str, page: int):
-    """Every mailing, newest first, optionally by status and owner (e-mail or name contains)."""
-    query = (
-        sa.select(Mailing).join(User, User.id == Mailing.owner_id)
-        .options(sa.orm.contains_eager(Mailing.owner), sa.orm.joinedload(Mailing.message))
-        .order_by(Mailing.created_at.desc(), Mailing.id.desc())
-    )
+def mailings_page(status: MailingStatus | None, owner_q: str,
+                  place: paging.Place) -> paging.KeysetPage:
+    """Every mailing, newest first (ix_mailings_newest), optionally by status and owner
+    (e-mail or name contains)."""
+    query = sa.select(Mailing).join(User, User.id == Mailing.owner_id)
     if status is not None:
         query = query.where(Mailing.status == status)
     if owner_q:
         query = query.where(contains(owner_q, User.email, User.full_name))
-    return db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    return paging.keyset_page(
+        query, Mailing.id, (Mailing.created_at, Mailing.id), place, PER_PAGE, descending=True,
+        options=(sa.orm.contains_eager(Mailing.owner),
+                 sa.orm.joinedload(Mailing.message).load_only(Message.subject)))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Everything is computed in SQL with a fixed number of queries, however many
 attempts there are (the deliveries' CSV: one more per thousand attempts).
-Dates a user enters or reads are days in a time zone (the viewer's); attempts are stored in UTC, so a day becomes the half-open
-UTC interval between two local midnights, which also gets DST days right.
+Dates a user enters or reads are days in a time zone (the viewer's); attempts
+are stored in UTC, so a day becomes the half-open UTC interval between two local
+midnights, which also gets DST days right.
 
 The deliveries' CSV is the one export of a million rows (one per letter), so
 it is read in an index's order and never sorted: the selected attempts by id,
