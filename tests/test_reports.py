@@ -101,8 +101,13 @@ def test_manager_and_superuser_see_every_attempt_with_its_owner(client, db, make
     assert "Stranger&#39;s news" in rows[0] and "stranger@example.com" in rows[0]
     assert f'href="/manager/mailings/{theirs.id}"' in rows[0]
     assert "Other&#39;s news" in rows[1] and "other@example.com" in rows[1]
-    # The filter offers every mailing, with its owner.
-    assert "— stranger@example.com</option>" in page and "— other@example.com</option>" in page
+    # The filter's search finds every mailing, with its owner; by an owner's address too.
+    found = client.get("/attempts/mailings.json").get_json()["results"]
+    assert [item["text"] for item in found] == [
+        f"Other's news (#{found[0]['id']}) — other@example.com",
+        f"Stranger's news (#{theirs.id}) — stranger@example.com"]
+    by_owner = client.get("/attempts/mailings.json?q=stranger@").get_json()["results"]
+    assert [item["id"] for item in by_owner] == [theirs.id]
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ def test_filter_by_mailing(client, db, owner):
 
     rows = _rows(page)
     assert len(rows) == 1 and "250 spring" in rows[0]
-    assert f'<option selected value="{spring.id}">Spring</option>' in page
+    assert f'<option selected value="{spring.id}">Spring (#{spring.id})</option>' in page
 
 
 def test_filter_by_status(client, db, owner):
@@ -646,3 +651,33 @@ def test_report_pages_need_no_inline_style_or_script(client, db, owner):
         page = client.get(url).get_data(as_text=True)
         assert " style=" not in page, url
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), url
+
+
+def test_the_mailing_filter_searches_the_owners_mailings_only(client, db, owner, stranger):
+    spring = make_mailing(db, owner, subject="Spring offers")
+    make_mailing(db, owner, subject="Autumn news")
+    make_mailing(db, stranger, subject="Spring secrets")
+
+    found = client.get("/attempts/mailings.json?q=SPRING").get_json()["results"]
+    everything = client.get("/attempts/mailings.json").get_json()["results"]
+
+    assert found == [{"id": spring.id, "text": f"Spring offers (#{spring.id})"}]
+    assert [item["text"].split(" (#")[0] for item in everything] == ["Autumn news", "Spring offers"]
+    assert client.get("/attempts/mailings.json?q=stranger@").get_json()["results"] == []
+
+
+def test_the_report_holds_only_the_chosen_mailing_however_many_there_are(client, db, owner):
+    mailings = [make_mailing(db, owner, subject=f"Issue {n}") for n in range(60)]
+
+    page = client.get(f"/attempts/?mailing={mailings[7].id}").get_data(as_text=True)
+    plain = client.get("/attempts/").get_data(as_text=True)
+
+    def offered(html: str) -> list[str]:
+        select = re.search(r'<select[^>]*name="mailing".*?</select>', html, re.S).group(0)
+        return re.findall(r'<option[^>]*value="(\d*)"', select)
+
+    assert offered(page) == ["", str(mailings[7].id)]
+    assert f"Issue 7 (#{mailings[7].id})" in page and "Issue 8" not in page
+    assert offered(plain) == [""]
+    assert 'data-mailing-search="/attempts/mailings.json"' in page
+    assert len(client.get("/attempts/mailings.json").get_json()["results"]) == 50

@@ -1,6 +1,7 @@
 """Reports: the attempts list with its filter, and the same attempts, or their letters, as CSV."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user, login_required
 
 from mailer.clients.csv_io import csv_lines
@@ -24,8 +25,9 @@ def signed_in_only():
 def _filter_form() -> tuple[AttemptFilterForm, services.AttemptFilter | None]:
     """The form as filled in, and the checked filter (None when it cannot be applied)."""
     form = AttemptFilterForm(formdata=request.args)
-    form.set_mailings(services.visible_mailings(current_user),
-                      with_owner=services.sees_all_attempts(current_user))
+    named = services.chosen_mailing(current_user, request.args.get("mailing"))
+    form.set_mailings(named and (named.id, services.mailing_label(
+        named, with_owner=services.sees_all_attempts(current_user))))
     parsed = form.validate()
     try:
         chosen = services.check_filter(current_user, services.FilterInput(
@@ -81,6 +83,15 @@ def _filtered_export(header: tuple[str, ...], rows_for, stem: str):
         # The list page explains what is wrong with the filter.
         return redirect(url_for("reports.list_attempts", **_filter_args()))
     return csv_download(csv_lines(header, rows_for(current_user, chosen)), stem)
+
+
+@bp.route("/attempts/mailings.json")
+def mailings_json():
+    """The filter's search among the viewer's mailings (``?q=`` part of a subject)."""
+    with_owner = services.sees_all_attempts(current_user)
+    return jsonify(results=[
+        {"id": found.id, "text": services.mailing_label(found, with_owner)}
+        for found in services.find_mailings(current_user, request.args.get("q", ""))])
 
 
 @bp.route("/attempts/export.csv")

@@ -40,9 +40,11 @@ from mailer.models import (
     Mailing,
     Message,
     User,
+    is_row_id,
     mailing_clients,
     utcnow,
 )
+from mailer.search import contains
 
 PER_PAGE = 25
 EXPORT_BATCH = 500
@@ -114,15 +116,46 @@ def scope(query: sa.Select, viewer: User) -> sa.Select:
     return query.where(Mailing.owner_id == viewer.id)
 
 
-def visible_mailings(viewer: User) -> list[MailingChoice]:
-    """The mailings the viewer may filter by, by subject (one query)."""
-    query = scope(
+MAILINGS_FOUND = 50  # mailings the filter's search shows at once
+
+
+def _mailing_choices(viewer: User) -> sa.Select:
+    return scope(
         sa.select(Mailing.id, Message.subject, User.email)
         .join(Message, Mailing.message_id == Message.id)
         .join(User, Mailing.owner_id == User.id),
         viewer,
-    ).order_by(sa.func.lower(Message.subject), Mailing.id)
+    )
+
+
+def find_mailings(viewer: User, q: str | None) -> list[MailingChoice]:
+    """The filter's search: the viewer's mailings whose subject (for a manager, also the
+    owner's address) contains ``q``, by subject; at most ``MAILINGS_FOUND``. The page holds
+    only the mailing chosen, so it does not grow with the viewer's thousand mailings."""
+    query = _mailing_choices(viewer)
+    if (q or "").strip():
+        columns = (Message.subject, User.email) if sees_all_attempts(viewer) else (Message.subject,)
+        query = query.where(contains(q.strip(), *columns))
+    query = query.order_by(sa.func.lower(Message.subject), Mailing.id).limit(MAILINGS_FOUND)
     return [MailingChoice(*row) for row in db.session.execute(query)]
+
+
+def chosen_mailing(viewer: User, mailing: str | None) -> MailingChoice | None:
+    """The mailing the filter names, if it is one the viewer may see."""
+    try:
+        mailing_id = int(mailing or "")
+    except ValueError:
+        return None
+    if not is_row_id(mailing_id):
+        return None
+    row = db.session.execute(_mailing_choices(viewer).where(Mailing.id == mailing_id)).first()
+    return MailingChoice(*row) if row else None
+
+
+def mailing_label(choice: MailingChoice, with_owner: bool) -> str:
+    """"Subject (#12)", and " — owner@…" for a manager: subjects repeat, ids do not."""
+    label = f"{choice.subject} (#{choice.id})"
+    return f"{label} — {choice.owner_email}" if with_owner else label
 
 
 def _visible_mailing_id(viewer: User, text: str) -> int | None:

@@ -47,3 +47,32 @@ def test_mailing_chart_fits_a_phone_and_breaks_no_csp(page, db, make_user):
     page.wait_for_url("**/attempts/?**status=partial**")
     assert page.locator("main table tbody tr").count() == 2
     assert problems == []
+
+
+def test_the_mailing_filter_finds_a_mailing_as_one_types(page, db, make_user):
+    owner = make_user(email="olga@example.com", language="en")
+    other = make_user(email="other@example.com", language="en")
+    mailings = [make_mailing(db, owner, subject=f"Issue {n:02d}") for n in range(60)]
+    wanted = make_mailing(db, owner, subject="Spring sale")
+    make_mailing(db, other, subject="Spring secrets")
+    started = datetime.now(MOSCOW) - timedelta(hours=2)
+    for mailing in (mailings[0], wanted):
+        AttemptFactory(mailing=mailing, occurrence_at=started, started_at=started,
+                       finished_at=started, sent_count=1, status=AttemptStatus.SUCCESS)
+    db.session.commit()
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    sign_in(page, "olga@example.com")
+
+    page.goto("/attempts/")
+    page.locator("#mailing-ts-control").fill("spring")
+    options = page.locator(".ts-dropdown .option", has_text="Spring")
+    options.first.wait_for()
+    assert options.all_inner_texts() == [f"Spring sale (#{wanted.id})"]  # never someone else's
+    options.first.click()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"**/attempts/?mailing={wanted.id}**")
+
+    assert page.locator("main table tbody tr").count() == 1
+    assert "Spring sale" in page.locator("main table tbody").inner_text()
+    assert problems == []
