@@ -4,7 +4,7 @@ An import of 100,000 clients takes about twenty seconds, in one request and one
 transaction (all or nothing). Its form carries a token made when the form was
 shown; while the upload's request works, ``Progress`` writes the stage and the
 rows done so far to the cache under the owner's id and that token, and the page
-asks for them (``clients.import_progress``) until its answer arrives. The cache is
+asks for them (``clients.import_progress_of``) until its answer arrives. The cache is
 Redis in production, so any worker can answer; an in-process cache answers only
 from the same process (the development server, whose threads share it). Nothing
 in the stored progress is the user's text: stages are names, counts are numbers.
@@ -18,7 +18,6 @@ from mailer import caching
 
 KEPT_SECONDS = 600
 EVERY_SECONDS = 0.25  # at most this often to the cache while rows are read
-STAGES = ("reading", "checking", "saving", "done", "refused")
 
 
 def new_token() -> str:
@@ -34,7 +33,8 @@ def _key(owner_id: int, token: str) -> str:
 
 
 class Progress:
-    """Reports an import's stages; without a valid token it reports nowhere."""
+    """Reports an import's stages (reading, checking, saving, then done or refused); without
+    a valid token it reports nowhere."""
 
     def __init__(self, owner_id: int, token: str | None):
         self._key = _key(owner_id, token) if valid_token(token) else None

@@ -196,7 +196,6 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool,
     (``mailer.clients.import_progress``).
     """
     progress = progress or (lambda stage, done, total, now=True: None)
-    progress("reading", 0, 0)
     try:
         parsed = client_csv.parse_clients(
             raw, on_line=lambda line, lines: progress("reading", line, lines, now=False))
