@@ -27,8 +27,10 @@ def article_body_key(post_id: int, body: str) -> str:
     return f"blog:body:{post_id}:{hashlib.sha256(body.encode()).hexdigest()[:16]}"
 
 
-def remember(key: str, timeout: int, compute: Callable[[], Value]) -> Value:
-    """The cached value of ``key``, or ``compute()`` (stored for ``timeout`` seconds)."""
+def remember(key: str, timeout: int, compute: Callable[[], Value],
+             keep: Callable[[Value], bool] = lambda value: True) -> Value:
+    """The cached value of ``key``, or ``compute()`` (stored for ``timeout`` seconds, if
+    ``keep`` says it may be)."""
     try:
         value = cache.get(key)
     except Exception as error:  # any cache failure means "not cached"
@@ -37,6 +39,8 @@ def remember(key: str, timeout: int, compute: Callable[[], Value]) -> Value:
     if value is not None:
         return value
     value = compute()
+    if not keep(value):
+        return value
     try:
         cache.set(key, value, timeout=timeout)
     except Exception as error:

@@ -23,14 +23,6 @@ from mailer import caching
 _FORM_TOKEN = 'name="csrf_token"'
 
 
-class _OwnPage(Exception):
-    """The view rendered a page with a form token: it must not be stored."""
-
-    def __init__(self, page: str):
-        super().__init__("a page with a form token")
-        self.page = page
-
-
 def _generation_key(name: str) -> str:
     return f"page-generation:{name}"
 
@@ -61,16 +53,8 @@ def for_visitors(name: str, seconds: int, args: tuple[str, ...] = ()) -> Callabl
             query = "&".join(f"{arg}={request.args[arg]}" for arg in args if arg in request.args)
             key = f"page:{name}:{_generation(name)}:{get_locale()}:{request.path}?{query}"
 
-            def render() -> str:
-                page = view(*view_args, **view_kwargs)
-                if _FORM_TOKEN in page:
-                    raise _OwnPage(page)
-                return page
-
-            try:
-                return caching.remember(key, seconds, render)
-            except _OwnPage as own:
-                return own.page
+            return caching.remember(key, seconds, lambda: view(*view_args, **view_kwargs),
+                                    keep=lambda page: _FORM_TOKEN not in page)
 
         return wrapper
 

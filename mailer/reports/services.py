@@ -142,11 +142,8 @@ def find_mailings(viewer: User, q: str | None) -> list[MailingChoice]:
 
 def chosen_mailing(viewer: User, mailing: str | None) -> MailingChoice | None:
     """The mailing the filter names, if it is one the viewer may see."""
-    try:
-        mailing_id = int(mailing or "")
-    except ValueError:
-        return None
-    if not is_row_id(mailing_id):
+    mailing_id = _row_id(mailing or "")
+    if mailing_id is None:
         return None
     row = db.session.execute(_mailing_choices(viewer).where(Mailing.id == mailing_id)).first()
     return MailingChoice(*row) if row else None
@@ -158,12 +155,18 @@ def mailing_label(choice: MailingChoice, with_owner: bool) -> str:
     return f"{label} — {choice.owner_email}" if with_owner else label
 
 
-def _visible_mailing_id(viewer: User, text: str) -> int | None:
+def _row_id(text: str) -> int | None:
+    """``text`` as the id a row could have, or None."""
     try:
-        mailing_id = int(text)
+        number = int(text)
     except ValueError:
         return None
-    if mailing_id < 1:
+    return number if is_row_id(number) else None
+
+
+def _visible_mailing_id(viewer: User, text: str) -> int | None:
+    mailing_id = _row_id(text)
+    if mailing_id is None:
         return None
     found = db.session.scalar(scope(sa.select(Mailing.id).where(Mailing.id == mailing_id), viewer))
     return found
