@@ -13,6 +13,7 @@ from werkzeug.http import parse_accept_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer import config as settings
+from mailer.api.problems import is_api_request
 from mailer.app_core import configured_app
 from mailer.extensions import babel, cache, csrf, db, limiter, login_manager, mail, migrate
 
@@ -26,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     register_extensions(app)
     register_blueprints(app)
+    register_api(app)
     register_admin(app)
     register_errorhandlers(app)
     register_security_headers(app)
@@ -39,6 +41,11 @@ def select_locale() -> str:
     languages = settings.LANGUAGES
     if not has_request_context():  # e.g. the sending engine, or Flask-Admin building its menu
         return current_app.config["DEFAULT_LANGUAGE"]
+    if is_api_request() and request.blueprint != "api_reference" and request.headers.get("Accept-Language"):
+        # A program says in each request which language its people read (the reference is a page).
+        found = _best_language(request.headers["Accept-Language"])
+        if found:
+            return found
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:
@@ -117,6 +124,12 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(devmail_bp, url_prefix="/dev/mail")
 
 
+def register_api(app: Flask) -> None:
+    from mailer.api import init_api
+
+    init_api(app)
+
+
 def register_admin(app: Flask) -> None:
     from mailer.admin import init_admin
 
@@ -124,21 +137,27 @@ def register_admin(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    def render_error(code: int, message=None):
+    from werkzeug.exceptions import HTTPException
+
+    from mailer.api.errors import api_problem
+
+    def render_error(error, code: int, message=None):
+        if is_api_request():
+            return api_problem(error)
         return render_template(f"errors/{code}.html", message=message), code
 
-    app.register_error_handler(403, lambda e: render_error(403))
-    app.register_error_handler(404, lambda e: render_error(404))
-    app.register_error_handler(405, lambda e: render_error(405))
-    app.register_error_handler(413, lambda e: render_error(413))
-    app.register_error_handler(429, lambda e: render_error(429))
-    app.register_error_handler(CSRFError, lambda e: render_error(400, "csrf"))
-    app.register_error_handler(400, lambda e: render_error(400))
+    for code in (400, 403, 404, 405, 413, 429):
+        app.register_error_handler(code, lambda e, code=code: render_error(e, code))
+    app.register_error_handler(CSRFError, lambda e: render_error(e, 400, "csrf"))
+
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        return api_problem(error) if is_api_request() else error
 
     @app.errorhandler(500)
     def internal_error(error):
         db.session.rollback()
-        return render_error(500)
+        return render_error(error, 500)
 
 
 def register_security_headers(app: Flask) -> None:

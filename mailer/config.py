@@ -159,6 +159,7 @@ def settings_from_env() -> dict:
         "RATELIMIT_SIGN_IN": os.environ.get("RATELIMIT_SIGN_IN", "10 per minute;50 per hour"),
         "RATELIMIT_ACCOUNT_MAIL": os.environ.get("RATELIMIT_ACCOUNT_MAIL", "5 per 15 minutes"),
         "RATELIMIT_TEST_SEND": os.environ.get("RATELIMIT_TEST_SEND", "10 per hour"),
+        "RATELIMIT_API": os.environ.get("RATELIMIT_API", "600 per minute"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", 8025),
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),

@@ -554,3 +554,54 @@ class ServiceTally(db.Model):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True, default=1)
     unique_clients: so.Mapped[int] = so.mapped_column(default=0)
+
+
+class ApiToken(db.Model):
+    """A key a user gives a program to act as them through /api/v1/ (mailer/api/).
+
+    Only the SHA-256 of the token is kept: the token itself is shown once, when made.
+    It holds 256 random bits, so a fast hash is enough (a slow one guards guessable
+    passwords, not these) and a request finds its row through a unique index.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    # The token's first characters, so its owner can tell which one a program holds.
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+    user: so.Mapped[User] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.id} {self.prefix}…>"
+
+
+class IdempotentRequest(db.Model):
+    """An API request sent with an ``Idempotency-Key``, and the answer it got: the same key
+    again replays the answer instead of creating or sending a second time. The row is
+    written before the work, so a retry arriving while the first still runs is refused."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: so.Mapped[str] = so.mapped_column(sa.String(255))
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # None while the first request still runs.
+    status_code: so.Mapped[Optional[int]] = so.mapped_column()
+    response_body: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    location: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+
+    def __repr__(self) -> str:
+        return f"<IdempotentRequest {self.id} {self.status_code}>"

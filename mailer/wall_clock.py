@@ -29,3 +29,15 @@ def to_utc(wall_clock: datetime, zone: str, field: str | None = None) -> datetim
 def from_utc(moment: datetime, zone: str) -> datetime:
     """``moment`` as the naive wall-clock time it is in ``zone`` (what a form field shows)."""
     return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def wall_clock_in(moment: datetime, zone: str, field: str | None = None) -> datetime:
+    """What the clocks of ``zone`` show at ``moment``; a naive ``moment`` is taken as shown there
+    already (the API takes both). Raises ServiceError at the very ends of the calendar."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    except OverflowError:
+        raise ServiceError(_l("This date is too far in the past or in the future."),
+                           field=field) from None

@@ -17,7 +17,7 @@ from mailer.extensions import db
 from mailer.main.services import figures_changed
 from mailer.clients import csv_io as client_csv
 from mailer.errors import ServiceError
-from mailer.models import Client, Delivery, User
+from mailer.models import Client, Delivery, User, normalize_email
 from mailer.search import contains
 
 PER_PAGE = 25
@@ -140,6 +140,21 @@ def _search(owner: User, q: str | None, shown: str | None = None) -> sa.Select:
     return query
 
 
+def filtered_clients(owner: User, email: str | None = None, name: str | None = None,
+                     unsubscribed: bool | None = None, suppressed: bool | None = None) -> sa.Select:
+    """The owner's clients with this address (any spelling), whose name contains ``name``,
+    and unsubscribed or suppressed (True), not (False) or either (None): the API's list."""
+    query = sa.select(Client).where(Client.owner_id == owner.id)
+    if email is not None:
+        query = query.where(Client.email == normalize_email(email))
+    if name:
+        query = query.where(contains(name, Client.full_name))
+    for wanted, column in ((unsubscribed, Client.unsubscribed_at), (suppressed, Client.suppressed_at)):
+        if wanted is not None:
+            query = query.where(column.is_not(None) if wanted else column.is_(None))
+    return query
+
+
 def clients_page(owner: User, q: str | None, place: paging.Place, shown: str | None = None,
                  tally: tallies.ClientTally | None = None) -> paging.KeysetPage:
     """The owner's clients matching ``q`` (e-mail or name), by e-mail, all of them or only
@@ -208,10 +223,33 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool,
         return report
 
     progress("checking", 0, len(parsed.rows))
-    existing = _existing_clients(owner, [row.client.email for row in parsed.rows])
-    new_rows, changed_rows = [], []
-    for row in parsed.rows:
-        fields = row.client
+    try:
+        written = _write_clients(owner, [row.client for row in parsed.rows],
+                                 on_saving=lambda count: progress("saving", 0, count))
+    except ServiceError:
+        progress("refused", 0, len(parsed.rows))
+        raise
+    progress("done", written.added + written.updated, written.added + written.updated)
+    report.added, report.updated, report.unchanged = written.added, written.updated, written.unchanged
+    report.applied = True
+    return report
+
+
+@dataclass(frozen=True)
+class Written:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _write_clients(owner: User, rows: list[client_csv.ClientFields],
+                   on_saving: Callable[[int], None] = lambda count: None) -> Written:
+    """Add the new e-mails among ``rows`` (distinct, checked) and update the name and comment of
+    known ones, in one transaction; raises ServiceError (field ``file``) when another request
+    added one of the addresses meanwhile."""
+    existing = _existing_clients(owner, [fields.email for fields in rows])
+    new_rows, changed_rows, unchanged = [], [], 0
+    for fields in rows:
         known = existing.get(fields.email)
         if known is None:
             new_rows.append({
@@ -225,26 +263,59 @@ def import_clients(owner: User, raw: bytes, skip_rejected: bool,
                 {"id": known[0], "full_name": fields.full_name, "comment": fields.comment}
             )
         else:
-            report.unchanged += 1
-    written = len(new_rows) + len(changed_rows)
-    progress("saving", 0, written)
+            unchanged += 1
+    on_saving(len(new_rows) + len(changed_rows))
     try:
         bulk.insert_rows(Client.__table__, new_rows)
         bulk.update_rows(Client.__table__, changed_rows)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        progress("refused", 0, written)
         raise ServiceError(
             _l("Your clients changed while the file was being imported. Upload it again."),
             field="file",
         ) from None
     figures_changed()
-    progress("done", written, written)
-    report.added = len(new_rows)
-    report.updated = len(changed_rows)
-    report.applied = True
-    return report
+    return Written(len(new_rows), len(changed_rows), unchanged)
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # its place in the request, from 0
+    field: str
+    message: object  # a lazy translated string
+
+
+class RowsRefused(ServiceError):
+    """Some rows of a bulk upsert cannot be stored: nothing was."""
+
+    def __init__(self, problems: list[RowProblem]):
+        super().__init__(_l("No client was saved: %(count)d rows have problems.", count=len(problems)))
+        self.problems = problems
+
+
+def upsert_clients(owner: User, rows: list[ClientData]) -> Written:
+    """Add or update many clients at once (the API's bulk upsert), by e-mail, all or nothing:
+    the CSV import's rules and writer, with every row's problems named (RowsRefused)."""
+    checked, problems, first_row_of = [], [], {}
+    for index, data in enumerate(rows):
+        try:
+            fields = client_csv.clean_fields(data.email, data.full_name, data.comment)
+        except client_csv.FieldProblem as problem:
+            problems.append(RowProblem(index, problem.field, problem.message))
+            continue
+        if fields.email in first_row_of:
+            problems.append(RowProblem(index, "email", _l("Duplicate of row %(row)d.",
+                                                          row=first_row_of[fields.email])))
+            continue
+        first_row_of[fields.email] = index
+        checked.append(fields)
+    if problems:
+        raise RowsRefused(problems)
+    try:
+        return _write_clients(owner, checked)
+    except ServiceError:
+        raise ServiceError(_l("Your clients changed while these were being saved. Send them again."))
 
 
 def export_rows(owner: User) -> Iterator[tuple]:

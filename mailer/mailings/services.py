@@ -204,11 +204,15 @@ def has_every_client(mailing: Mailing) -> bool:
     return mailing.recipient_count == tallies.of_owner(mailing.owner_id).clients
 
 
+# The lists' order, descending: the owner's index (ix_mailings_owner_newest) and everyone's.
+NEWEST_FIRST = (Mailing.created_at, Mailing.id)
+
+
 def mailings_page(owner: User, place: paging.Place) -> paging.KeysetPage:
     """The owner's mailings, newest first (ix_mailings_owner_newest)."""
     return paging.keyset_page(
         sa.select(Mailing).where(Mailing.owner_id == owner.id), Mailing.id,
-        (Mailing.created_at, Mailing.id), place, 25, descending=True,
+        NEWEST_FIRST, place, 25, descending=True,
         # The list shows a message's subject only: its body may be a long newsletter.
         options=(sa.orm.joinedload(Mailing.message).load_only(Message.subject),))
 
@@ -263,16 +267,18 @@ def attempt_of(mailing: Mailing, attempt_id: int) -> Attempt | None:
     )
 
 
-def deliveries_page(attempt: Attempt, place: paging.Place) -> paging.KeysetPage:
+# "failed" sorts before "sent": the order of ix_deliveries_listed, read a page at a time.
+DELIVERY_ORDER = (Delivery.status, Delivery.email, Delivery.id)
+
+
+def deliveries_page(attempt: Attempt, place: paging.Place, per_page: int = 50) -> paging.KeysetPage:
     """Who got it and who did not (failures first), with the server's reply."""
-    # "failed" sorts before "sent": the order of ix_deliveries_listed, read a page at a time.
     query = sa.select(Delivery).where(Delivery.attempt_id == attempt.id)
     if attempt.status is AttemptStatus.SENDING:
         total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     else:
         total = attempt.sent_count + attempt.failed_count
-    return paging.keyset_page(query, Delivery.id, (Delivery.status, Delivery.email, Delivery.id),
-                              place, 50, total)
+    return paging.keyset_page(query, Delivery.id, DELIVERY_ORDER, place, per_page, total)
 
 
 def not_reached(mailing: Mailing, attempt: Attempt) -> int:

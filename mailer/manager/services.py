@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from flask_babel import lazy_gettext as _l
+
 from mailer import paging, tallies
+from mailer.errors import ServiceError
 from mailer.extensions import db
+from mailer.mailings.services import NEWEST_FIRST
 from mailer.models import (
     SENDING_STATUSES,
     Attempt,
@@ -23,17 +27,35 @@ from mailer.search import contains
 PER_PAGE = 25
 
 
-def mailings_page(status: MailingStatus | None, owner_q: str,
-                  place: paging.Place) -> paging.KeysetPage:
-    """Every mailing, newest first (ix_mailings_newest), optionally by status and owner
-    (e-mail or name contains)."""
+STOP_REASON_MAX = 500
+
+
+def check_stop_reason(reason: str) -> str:
+    """The reason a manager gives the owner, stripped; raises ServiceError (field ``reason``)."""
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError(_l("Say why the mailing is stopped."), field="reason")
+    if len(reason) > STOP_REASON_MAX:
+        raise ServiceError(_l("At most %(max)d characters.", max=STOP_REASON_MAX), field="reason")
+    return reason
+
+
+def mailings_filter(status: MailingStatus | None, owner_q: str) -> sa.Select:
+    """Every mailing, by status and owner (e-mail or name contains), with the owner joined."""
     query = sa.select(Mailing).join(User, User.id == Mailing.owner_id)
     if status is not None:
         query = query.where(Mailing.status == status)
     if owner_q:
         query = query.where(contains(owner_q, User.email, User.full_name))
+    return query
+
+
+def mailings_page(status: MailingStatus | None, owner_q: str,
+                  place: paging.Place) -> paging.KeysetPage:
+    """Every mailing, newest first (ix_mailings_newest), optionally by status and owner
+    (e-mail or name contains)."""
     return paging.keyset_page(
-        query, Mailing.id, (Mailing.created_at, Mailing.id), place, PER_PAGE, descending=True,
+        mailings_filter(status, owner_q), Mailing.id, NEWEST_FIRST, place, PER_PAGE, descending=True,
         options=(sa.orm.contains_eager(Mailing.owner),
                  sa.orm.joinedload(Mailing.message).load_only(Message.subject)))
 
@@ -48,12 +70,15 @@ class UserRow:
     complaints: int  # letters their recipients reported as spam
 
 
+def users_filter(q: str) -> sa.Select:
+    query = sa.select(User)
+    return query.where(contains(q, User.email, User.full_name)) if q else query
+
+
 def users_page(q: str, page: int):
     """Every user with the counts of their clients (and of those suppressed), mailings and
     complaints (four queries in all)."""
-    query = sa.select(User).order_by(User.email)
-    if q:
-        query = query.where(contains(q, User.email, User.full_name))
+    query = users_filter(q).order_by(User.email)
     pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
     ids = [user.id for user in pagination.items]
     clients = {owner: (tally.clients, tally.suppressed)

@@ -6,9 +6,7 @@ from wtforms import StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from mailer.form_errors import no_nul_character
-
-SUBJECT_MAX = 255
-BODY_MAX_BYTES = 1_000_000  # a newsletter of any real size; a letter past 1 MB is a mistake
+from mailer.messages.services import BODY_MAX_BYTES, SUBJECT_MAX
 
 
 def _body_size(form, field) -> None:

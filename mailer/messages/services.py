@@ -37,7 +37,27 @@ def _problem_text(problem: message_template.TemplateProblem):
               "simple filters and {%% if %%}.", what=problem.detail)
 
 
+SUBJECT_MAX = 255
+BODY_MAX_BYTES = 1_000_000  # a newsletter of any real size; a letter past 1 MB is a mistake
+
+
+def _check_sizes(data: MessageData) -> None:
+    """The form checks these as it is filled in; here they hold for every way in (the API)."""
+    data.subject = data.subject.strip()
+    if not data.subject:
+        raise ServiceError(_l("Enter a subject."), field="subject")
+    if len(data.subject) > SUBJECT_MAX:
+        raise ServiceError(_l("The subject is at most %(max)d characters.", max=SUBJECT_MAX),
+                           field="subject")
+    if not data.body.strip():
+        raise ServiceError(_l("Write the message."), field="body")
+    if len(data.body.encode("utf-8", "surrogatepass")) > BODY_MAX_BYTES:
+        raise ServiceError(_l("The message is too long: at most %(max)d kB.", max=BODY_MAX_BYTES // 1000),
+                           field="body")
+
+
 def _validate(data: MessageData) -> None:
+    _check_sizes(data)
     if "\n" in data.subject or "\r" in data.subject:
         raise ServiceError(_l("The subject must be one line."), field="subject")
     for field in ("subject", "body"):
@@ -101,14 +121,14 @@ class Preview:
     removed: tuple[tuple[str, int], ...] = ()  # what the HTML version leaves out
 
 
-def preview(message: Message, owner: User) -> Preview:
-    """The letter as the owner's first client (or a sample one) will receive it.
+def preview(message: Message, owner: User, client: Client | None = None) -> Preview:
+    """The letter as ``client`` (by default the owner's first, or a sample one) will receive it.
 
     A message saved before a rule was tightened (or written straight into the
     database) may no longer pass the template check: it is shown as written,
     with the reason, instead of failing the page.
     """
-    recipient = _recipient(db.session.scalar(_first_client(owner)))
+    recipient = _recipient(client or db.session.scalar(_first_client(owner)))
     try:
         letter = compose.prepare_message(message, owner)
         subject = letter.subject(recipient)

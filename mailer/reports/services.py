@@ -224,6 +224,18 @@ def _filtered(query: sa.Select, viewer: User, chosen: AttemptFilter) -> sa.Selec
     return query
 
 
+def attempts_query(viewer: User, chosen: AttemptFilter) -> sa.Select:
+    """SELECT of the attempts the filter shows the viewer (the API lists it a page at a time)."""
+    return _filtered(sa.select(Attempt).join(Mailing, Attempt.mailing_id == Mailing.id), viewer, chosen)
+
+
+def visible_attempt(viewer: User, attempt_id: int) -> Attempt | None:
+    """The attempt, if the viewer may see it (their own mailing's, or any for a manager)."""
+    return db.session.scalar(scope(
+        sa.select(Attempt).join(Mailing, Attempt.mailing_id == Mailing.id).where(Attempt.id == attempt_id),
+        viewer))
+
+
 def _newest_first(query: sa.Select) -> sa.Select:
     return query.order_by(Attempt.started_at.desc(), Attempt.id.desc())
 
