@@ -439,6 +439,8 @@ NEEDS = (
     Need("Java", lambda: _program_problem(java_path()), ("default-jre-headless",),
          "install Debian's default-jre-headless (the W3C Nu HTML checker runs on it), or set "
          "TEST_JAVA to a java binary", fixture="html_checker", variable="TEST_JAVA"),
+    Need("curl", lambda: _program_problem("curl"), ("curl",),
+         "install Debian's curl (the README's API example is run with it)", fixture="curl"),
     Need("libfaketime", lambda: _file_problem(libfaketime_path()), ("libfaketime",),
          "install Debian's libfaketime (`flask doctor` is run on a clock set off), or set "
          "TEST_LIBFAKETIME to libfaketime.so.1", fixture="libfaketime", variable="TEST_LIBFAKETIME"),

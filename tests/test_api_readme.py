@@ -24,6 +24,12 @@ def readme_example() -> str:
 
 
 @pytest.fixture
+def curl() -> str:
+    """curl, as the README's reader runs it (make test installs it: tests/provision.py)."""
+    return shutil.which("curl")
+
+
+@pytest.fixture
 def live_app(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -33,9 +39,8 @@ def live_app(app):
     thread.join()
 
 
-def test_the_readme_example_makes_clients_sends_a_mailing_and_reads_who_got_it(live_app, db, make_user,
+def test_the_readme_example_makes_clients_sends_a_mailing_and_reads_who_got_it(curl, live_app, db, make_user,
                                                                                   smtp_sink):
-    assert shutil.which("curl"), "the example needs curl"
     owner = make_user(email="owner@example.com", language="en")
     script = readme_example().replace("API=http://127.0.0.1:5000/api/v1", f"API={live_app}/api/v1")
     run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
