@@ -20,7 +20,14 @@ from mailer.extensions import babel, db
 
 class RowIdConverter(IntegerConverter):
     """``<int:...>`` in the app's URLs: only numbers a row id can be, so ``/mailings/99999999999``
-    is a 404 rather than an INTEGER overflow in PostgreSQL."""
+    is a 404 rather than an INTEGER overflow in PostgreSQL.
+
+    The pattern itself stops at 2147483647: Werkzeug tries a rule's methods before its
+    converter's range, so a range check alone made PATCH of an impossible id a 405 ("use
+    GET") wherever a GET rule shares the path."""
+
+    regex = (r"(?:[1-9]\d{0,8}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}"
+             r"|21474[0-7]\d{4}|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])")
 
     def __init__(self, map, fixed_digits=0, min=1, max=2**31 - 1, signed=False):  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

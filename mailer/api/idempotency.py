@@ -5,7 +5,9 @@ first answer again, so a retried request never creates or sends twice
 The key is reserved in the database before the work starts, under a unique constraint,
 so two copies arriving at once on two hosts cannot both run: the second is told the
 first still runs (409). A key used with another method, path or body is refused (422).
-Answers are kept for a day; an answer of 5xx or an exception frees the key for a retry.
+Successes are kept for a day. A refusal (4xx) or an error frees the key: nothing was
+done, so the same request may be sent again with it once the cause is mended (the
+mailing resumed, the address corrected).
 """
 from __future__ import annotations
 
@@ -103,7 +105,7 @@ def idempotent(view):
         except Exception:
             _release(reservation_id)
             raise
-        if response.status_code >= 500 or response.is_streamed:
+        if response.status_code >= 400 or response.is_streamed:
             _release(reservation_id)
             return response
         db.session.execute(sa.update(IdempotentRequest).where(IdempotentRequest.id == reservation_id).values(

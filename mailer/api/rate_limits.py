@@ -9,6 +9,7 @@ without one share their address's.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 
 from flask import current_app, request
@@ -39,7 +40,7 @@ def add_headers(response):
     if current is not None:
         window = current.limit.get_expiry()
         response.headers["RateLimit-Policy"] = f'"{POLICY}";q={current.limit.amount};w={window}'
-        left = max(0, current.reset_at - int(time.time()))
+        left = max(0, math.ceil(current.window[0] - time.time()))
         response.headers["RateLimit"] = f'"{POLICY}";r={max(0, current.remaining)};t={left}'
     if response.status_code != 429:
         response.headers.pop("Retry-After", None)  # Flask-Limiter adds it to every answer

@@ -6,6 +6,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
+from mailer.api_tokens import DEFAULT_LIFETIME, LIFETIMES, NAME_LENGTH
 from mailer.auth.services import PASSWORD_MAX, PASSWORD_MIN
 from mailer.form_errors import no_nul_character
 
@@ -147,3 +148,36 @@ class ChangePasswordForm(FlaskForm):
     )
     password, password2 = _new_password_fields(_l("New password"))
     submit = SubmitField(_l("Change password"))
+
+
+NO_EXPIRY = "never"  # the lifetime select's value for a token that lasts until revoked
+_LIFETIME_LABELS = {30: _l("30 days"), 90: _l("90 days"), 365: _l("1 year"), None: _l("No expiry")}
+
+
+def _lifetime_value(days: int | None) -> str:
+    return NO_EXPIRY if days is None else str(days)
+
+
+class ApiTokenForm(FlaskForm):
+    """A new API token: what the program using it is called, and how long it lasts. The
+    service (mailer.api_tokens) has the last word on both."""
+
+    name = StringField(
+        _l("Token name"), id="token-name", filters=[_strip],
+        validators=[DataRequired(message=_l("Name the token after the program that will use it.")),
+                    Length(max=NAME_LENGTH, message=_l("A token's name is at most 100 characters, without NUL.")),
+                    no_nul_character],
+        render_kw={"autocomplete": "off", "maxlength": NAME_LENGTH},
+    )
+    # Not checked here: an unknown value goes on to the service, which names the field.
+    lifetime = SelectField(
+        _l("Lifetime"), id="token-lifetime", validate_choice=False, default=_lifetime_value(DEFAULT_LIFETIME),
+        choices=[SelectChoice(_lifetime_value(days), _LIFETIME_LABELS[days]) for days in LIFETIMES],
+    )
+    submit = SubmitField(_l("Create token"))
+
+    @property
+    def lifetime_days(self) -> int | str | None:
+        """The chosen lifetime in days (None: no expiry); a value no option has, as sent."""
+        by_value = {_lifetime_value(days): days for days in LIFETIMES}
+        return by_value.get(self.lifetime.data, self.lifetime.data)

@@ -1,7 +1,9 @@
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -11,9 +13,10 @@ from flask import (
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from mailer import senders, tokens
+from mailer import api_tokens, senders, tokens
 from mailer.auth import services
 from mailer.auth.forms import (
+    ApiTokenForm,
     ChangePasswordForm,
     EmailOnlyForm,
     LoginForm,
@@ -198,12 +201,17 @@ def profile():
     return _profile_page(form=form)
 
 
-def _profile_page(**forms):
+def _profile_page(new_token: api_tokens.NewToken | None = None, **forms):
     forms.setdefault("form", ProfileForm(obj=current_user))
     forms.setdefault("password_form", ChangePasswordForm())
     forms.setdefault("sender_form", SenderForm(obj=current_user))
+    holds_tokens = api_tokens.may_hold_tokens(current_user)
+    if holds_tokens:
+        forms.setdefault("token_form", ApiTokenForm(formdata=None))
     return render_template("auth/profile.html", sender_state=senders.sender_state(current_user, current_app.config),
-                           sender_domains=senders.allowed_domains(current_app.config), **forms)
+                           sender_domains=senders.allowed_domains(current_app.config), holds_tokens=holds_tokens,
+                           api_tokens=api_tokens.tokens_of(current_user) if holds_tokens else [],
+                           new_token=new_token, **forms)
 
 
 @bp.route("/profile/sender", methods=["POST"])
@@ -260,3 +268,37 @@ def change_password():
             flash(_("Password changed. Other devices were signed out."), "success")
             return redirect(url_for("auth.profile"))
     return _profile_page(password_form=password_form), 400
+
+
+def _token_holders_only() -> None:
+    if not api_tokens.may_hold_tokens(current_user):
+        abort(403)
+
+
+@bp.route("/profile/api-tokens", methods=["POST"])
+@login_required
+def create_api_token():
+    _token_holders_only()
+    token_form = ApiTokenForm()
+    if token_form.validate_on_submit():
+        try:
+            new_token = api_tokens.create_token(current_user, token_form.name.data, token_form.lifetime_days)
+        except ServiceError as error:
+            _form_error(token_form, error)
+        else:
+            # The secret is in this page only: no redirect, flash or session could keep it, and
+            # neither may a cache.
+            response = make_response(_profile_page(new_token=new_token))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return _profile_page(token_form=token_form), 400
+
+
+@bp.route("/profile/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_api_token(token_id: int):
+    _token_holders_only()
+    if not api_tokens.revoke_token(current_user, token_id):
+        abort(404)
+    flash(_("Token revoked."), "success")
+    return redirect(url_for("auth.profile"))

@@ -1,6 +1,7 @@
 """Every page state of every role, judged by tools nobody here wrote: the W3C Nu HTML checker
 (0 errors) and axe-core in Chromium (0 violations), in English and Russian, at desktop and phone
-widths, and with forms sent empty; and nothing on them breaks the Content-Security-Policy. New pages join PAGES (tests/browser/test_pages.py) and are
+widths, with forms sent empty, and in the states only a form's answer shows (SENT); and nothing on them
+breaks the Content-Security-Policy. New pages join PAGES (tests/browser/test_pages.py) and are
 judged with the rest."""
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from mailer.models import User
 from tests.browser.conftest import new_tab, sign_in
 from tests.html_checker import nu_errors
-from tests.browser.test_pages import FORMS, PAGES, PHONE, _slug, workspace  # noqa: F401  (fixture)
+from tests.browser.test_pages import FORMS, PAGES, PHONE, SENT, _slug, send_form, workspace  # noqa: F401  (fixture)
 
 AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 ADMIN_PAGES = {
@@ -42,7 +43,8 @@ def _visit(page, url: str, folder: Path, name: str, problems: list[str], keep_ht
     problems.extend(f"{url}: axe {violation}" for violation in axe_violations(page))
 
 
-def _judge(browser, live_server, db, ids, role, language, pages, forms, tmp_path, html_checker):
+def _judge(browser, live_server, db, ids, role, language, pages, forms, tmp_path, html_checker,
+           sent_forms=()):
     if role in SIGN_IN:
         db.session.query(User).filter_by(email=SIGN_IN[role]).update({"language": language})
         db.session.commit()
@@ -64,6 +66,15 @@ def _judge(browser, live_server, db, ids, role, language, pages, forms, tmp_path
             (tmp_path / f"{language}-empty-{_slug(role, path)}.html").write_text(sent.value.text(),
                                                                                   encoding="utf-8")
             problems.extend(f"{path} sent empty: axe {v}" for v in axe_violations(page))
+        for path, action, fields in sent_forms:
+            response = send_form(page, path.format(**ids), action, fields)
+            if response.status != 200:
+                problems.append(f"{action} sent: HTTP {response.status}")
+                continue
+            if desktop:
+                (tmp_path / f"{language}-sent-{_slug(role, action)}.html").write_text(response.text(),
+                                                                                       encoding="utf-8")
+            problems.extend(f"{action} sent: axe {v}" for v in axe_violations(page))
         page.context.close()
     problems.extend(nu_errors(html_checker, tmp_path))
     return problems
@@ -80,7 +91,7 @@ def staff(db, make_user):
 def test_every_page_is_valid_html_and_accessible(browser, live_server, db, workspace, role, language,
                                                  tmp_path, html_checker):
     problems = _judge(browser, live_server, db, workspace, role, language, PAGES[role],
-                      FORMS.get(role, []), tmp_path, html_checker)
+                      FORMS.get(role, []), tmp_path, html_checker, SENT.get(role, []))
 
     assert problems == [], "\n".join(problems)
 

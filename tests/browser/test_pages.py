@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from mailer import api_tokens
 from mailer.models import AttemptStatus, Bounce, Client
 from tests.browser.conftest import SCREENSHOTS, new_tab, sign_in
 from tests.workspace import make_mailing
@@ -19,7 +20,7 @@ PHONE = {"width": 375, "height": 812}
 # filled with the ids of the test's own objects.
 PAGES = {
     "visitor": ["/", "/auth/login", "/auth/register", "/auth/reset", "/auth/verify", "/blog/",
-                "/blog/{post}"],
+                "/blog/{post}", "/api/v1/docs"],
     "user": ["/", "/mailings/", "/mailings/new", "/mailings/{mailing}", "/mailings/{mailing}/edit",
              "/mailings/{mailing}/attempts/{attempt}", "/clients/", "/clients/new",
              "/clients/{client}/edit", "/clients/import", "/messages/", "/messages/new",
@@ -32,6 +33,12 @@ FORMS = {
     "visitor": ["/auth/login", "/auth/register", "/auth/reset"],
     "user": ["/mailings/new", "/clients/new", "/messages/new", "/clients/import"],
     "manager": ["/manager/mailings/{mailing}"],
+}
+# Page states that only a form's answer shows: (the page with the form, the form's action, what
+# is typed into it before it is sent).
+SENT = {
+    # The profile with the tokens listed and a new token's secret shown, once.
+    "user": [("/auth/profile", "/auth/profile/api-tokens", {"#token-name": "Newsletter export"})],
 }
 
 UNLABELLED_CONTROLS = """() => [...document.querySelectorAll('input, select, textarea')]
@@ -51,7 +58,7 @@ ERRORS_AWAY_FROM_THEIR_FIELD = """() => [...document.querySelectorAll('main .is-
   .map(el => el.name || el.id)"""
 
 UNCONFIRMED_DESTRUCTIVE_FORMS = """() => [...document.forms]
-  .filter(f => /\\/(delete|block|stop|send-now)$/.test(new URL(f.action).pathname) && !f.dataset.confirm)
+  .filter(f => /\\/(delete|block|stop|send-now|revoke)$/.test(new URL(f.action).pathname) && !f.dataset.confirm)
   .map(f => new URL(f.action).pathname)"""
 
 
@@ -81,6 +88,10 @@ def workspace(db, make_user):
     PostFactory(author=owner, title="Our new bakery", body="Pictures " * 50, image="bakery.png",
                 published_at=started - timedelta(hours=1))
     db.session.commit()
+    # API tokens in the profile: one a program used yesterday, one that never expires.
+    api_tokens.create_token(owner, "Shop sync", 90).token.last_used_at = started
+    api_tokens.create_token(owner, "Nightly report script with a rather long name", None)
+    db.session.commit()
     return {"mailing": mailing.id, "attempt": attempt.id, "message": mailing.message_id,
             "post": post.id, "client": db.session.scalar(sa.select(Client.id).order_by(Client.id))}
 
@@ -102,6 +113,35 @@ def _slug(role: str, path: str) -> str:
     return f"{role}{re.sub(r'[^a-z0-9]+', '-', path.lower()).rstrip('-')}"
 
 
+def send_form(page, path: str, action: str, fields: dict):
+    """Open ``path``, fill in its form that posts to ``action``, send it: the answer."""
+    page.goto(path)
+    form = page.locator(f'main form[action="{action}"]')
+    for selector, value in fields.items():
+        form.locator(selector).fill(value)
+    with page.expect_navigation() as sent:
+        form.locator("[type=submit]").click()
+    return sent.value
+
+
+def _phone_problems(page, response, url: str) -> list[str]:
+    if response.status != 200:
+        return [f"{url}: HTTP {response.status}"]
+    problems = []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > PHONE["width"]:
+        problems.append(f"{url}: {width} px wide on a {PHONE['width']} px phone")
+    if not page.locator(".navbar-toggler").is_visible():
+        problems.append(f"{url}: the menu does not fold away on a phone")
+    unlabelled = page.evaluate(UNLABELLED_CONTROLS)
+    if unlabelled:
+        problems.append(f"{url}: fields without a label: {unlabelled}")
+    unconfirmed = page.evaluate(UNCONFIRMED_DESTRUCTIVE_FORMS)
+    if unconfirmed:
+        problems.append(f"{url}: destructive forms that do not ask first: {unconfirmed}")
+    return problems
+
+
 @pytest.mark.parametrize("role", list(PAGES))
 def test_every_page_fits_a_phone_and_labels_every_field(browser, live_server, db, workspace, role):
     ids = workspace
@@ -113,20 +153,11 @@ def test_every_page_fits_a_phone_and_labels_every_field(browser, live_server, db
         url = path.format(**ids)
         response = page.goto(url)
         page.screenshot(path=folder / f"{_slug(role, path)}.png", full_page=True)
-        if response.status != 200:
-            problems.append(f"{url}: HTTP {response.status}")
-            continue
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE["width"]:
-            problems.append(f"{url}: {width} px wide on a {PHONE['width']} px phone")
-        if not page.locator(".navbar-toggler").is_visible():
-            problems.append(f"{url}: the menu does not fold away on a phone")
-        unlabelled = page.evaluate(UNLABELLED_CONTROLS)
-        if unlabelled:
-            problems.append(f"{url}: fields without a label: {unlabelled}")
-        unconfirmed = page.evaluate(UNCONFIRMED_DESTRUCTIVE_FORMS)
-        if unconfirmed:
-            problems.append(f"{url}: destructive forms that do not ask first: {unconfirmed}")
+        problems.extend(_phone_problems(page, response, url))
+    for path, action, fields in SENT.get(role, []):
+        response = send_form(page, path.format(**ids), action, fields)
+        page.screenshot(path=folder / f"{_slug(role, action)}-sent.png", full_page=True)
+        problems.extend(_phone_problems(page, response, f"{action} sent"))
     page.locator(".navbar-toggler").click()
     page.locator("#main-menu").get_by_role("link").first.wait_for()
     context.close()
