@@ -315,6 +315,18 @@ def test_a_problem_is_in_russian_when_the_request_asks_for_it(client, db, user, 
     assert problem["errors"] == [{"detail": DUPLICATE_RU, "pointer": "#/email"}]
 
 
+def test_input_and_token_problems_are_in_russian_too(client, db, api):
+    russian = ApiCaller(client, api.token, language="ru")
+
+    problem = refused(russian, db, "POST", "/clients", 422, json={"email": 5, "colour": "red"})
+    unsigned = ApiCaller(client, None, language="ru").get("/clients")
+
+    assert problem["title"] == "Данные не приняты"
+    assert {(e["pointer"], e["detail"]) for e in problem["errors"]} == {
+        ("#/email", "Нужна строка."), ("#/colour", "Неизвестное поле.")}
+    assert problem_of(unsigned, 401)["title"] == "Не авторизован"
+
+
 def test_without_accept_language_a_problem_is_in_the_token_owners_language(client, db, make_user):
     reader = make_user(email="ivan@example.com", language="ru")
     api = ApiCaller(client, token_for(reader))
