@@ -37,32 +37,36 @@ def list_mailings(after=None, limit=schemas.DEFAULT_PAGE):
     return page_body(page)
 
 
-def _data(fields: dict, mailing: Mailing | None = None) -> services.MailingData:
-    """The service's input from the request's fields, and the mailing's own for those not sent."""
-    zone = mailing.timezone if mailing else fields.get("timezone") or current_user.timezone
-    if mailing is not None:
-        start, end = services.local_window(mailing)
-        every = services.has_every_client(mailing) if "all_clients" not in fields and \
-            "client_ids" not in fields else False
-        current = {"message_id": mailing.message_id, "frequency": mailing.frequency.value,
-                   "client_ids": [] if every else services.client_ids_of(mailing), "all_clients": every,
-                   "start_local": start, "end_local": end}
-    else:
-        current = {"client_ids": [], "all_clients": False}
-    local = {}
-    for name in ("start_at", "end_at"):
-        if name in fields:
-            local[name] = wall_clock.wall_clock_in(fields[name], zone, name) if valid_timezone(zone) \
-                else fields[name].replace(tzinfo=None)
+def _wall_clock(fields: dict, name: str, zone: str):
+    """A window's end as the service takes it: the wall-clock time in the mailing's zone (a time
+    sent with an offset is converted; one without is taken as written)."""
+    moment = fields[name]
+    if not valid_timezone(zone):  # the service names the zone as the problem
+        return moment.replace(tzinfo=None)
+    return wall_clock.wall_clock_in(moment, zone, name)
+
+
+def _new_data(fields: dict) -> services.MailingData:
+    zone = fields.get("timezone") or current_user.timezone
     return services.MailingData(
-        message_id=fields.get("message_id", current.get("message_id")),
-        start_local=local.get("start_at", current.get("start_local")),
-        end_local=local.get("end_at", current.get("end_local")),
-        frequency=fields.get("frequency", current.get("frequency")),
-        timezone=zone,
-        client_ids=fields.get("client_ids", current["client_ids"]),
-        all_clients=fields.get("all_clients", current["all_clients"]),
-    )
+        message_id=fields["message_id"], frequency=fields["frequency"], timezone=zone,
+        start_local=_wall_clock(fields, "start_at", zone), end_local=_wall_clock(fields, "end_at", zone),
+        client_ids=fields["client_ids"], all_clients=fields["all_clients"])
+
+
+def _changed_data(fields: dict, mailing: Mailing) -> services.MailingData:
+    """The mailing as it is, with the fields sent changed; its clients stay unless
+    ``client_ids`` or ``all_clients: true`` says otherwise."""
+    start, end = services.local_window(mailing)
+    new_clients = "client_ids" in fields or fields.get("all_clients")
+    return services.MailingData(
+        message_id=fields.get("message_id", mailing.message_id),
+        frequency=fields.get("frequency", mailing.frequency.value),
+        timezone=mailing.timezone,
+        start_local=_wall_clock(fields, "start_at", mailing.timezone) if "start_at" in fields else start,
+        end_local=_wall_clock(fields, "end_at", mailing.timezone) if "end_at" in fields else end,
+        client_ids=fields.get("client_ids", []) if new_clients else services.client_ids_of(mailing),
+        all_clients=bool(fields.get("all_clients")) if new_clients else False)
 
 
 @blp.route("/mailings", methods=["POST"])
@@ -75,7 +79,7 @@ def create_mailing(fields):
     """Make a mailing: a message of yours, to some or all of your clients, from `start_at` until
     `end_at`, daily, weekly or monthly. Cron sends it from then on."""
     try:
-        mailing = services.create_mailing(current_user, _data(fields))
+        mailing = services.create_mailing(current_user, _new_data(fields))
     except ServiceError as error:
         refuse(error)
     return mailing, 201, {"Location": url_for("api_mailings.get_mailing", mailing_id=mailing.id)}
@@ -97,7 +101,7 @@ def update_mailing(fields, mailing_id: int):
     """Change a mailing (the fields sent); a stopped one cannot be changed."""
     mailing = own_or_404(Mailing, mailing_id)
     try:
-        services.update_mailing(mailing, _data(fields, mailing))
+        services.update_mailing(mailing, _changed_data(fields, mailing))
     except ServiceError as error:
         refuse(error)
     return mailing
