@@ -87,6 +87,12 @@ def every_kind_of_change(conn: sa.Connection) -> None:
         a=anna_clients[1], b=boris_clients[1])
     run("UPDATE clients SET full_name = 'Renamed' WHERE owner_id = :owner", owner=anna)
     assert_tallies_right(conn)
+    # One statement renaming every row, and moving one address and resubscribing another.
+    run("UPDATE clients SET full_name = 'Mixed',"
+        " email = CASE WHEN id = :a THEN 'moved-too@example.com' ELSE email END,"
+        " unsubscribed_at = CASE WHEN id = :b THEN NULL ELSE unsubscribed_at END WHERE owner_id = :owner",
+        a=anna_clients[4], b=anna_clients[1], owner=anna)
+    assert_tallies_right(conn)
     run("UPDATE clients SET email = 'moved@example.com' WHERE id = :id", id=boris_clients[0])
     run("UPDATE clients SET email = 'shared4@example.com' WHERE id = :id",
         id=boris_clients[-1])
