@@ -1,7 +1,7 @@
 """``make bench``: run every benchmark, print one table, write ``bench/results.json``.
 
 ``python -m bench.run [--quick] [name ...]`` runs the named benchmarks only
-(delivery, workers, startup, cron_cost, web, load, queries, scale); ``--quick`` uses small sizes for a
+(delivery, workers, startup, cron_cost, web, load, queries, scale, api_bulk); ``--quick`` uses small sizes for a
 smoke run; ``--markdown`` prints the last results as the README's table. Figures are measured side by side in the same run; none is a test.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import common
 
-BENCHES = ["delivery", "workers", "startup", "cron_cost", "web", "load", "queries", "scale"]
+BENCHES = ["delivery", "workers", "startup", "cron_cost", "web", "load", "queries", "scale", "api_bulk"]
 RESULTS = Path(__file__).with_name("results.json")
 
 
