@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 import uuid
 
@@ -25,6 +26,7 @@ from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from werkzeug.serving import make_server
 
 from mailer import create_app
 from mailer.extensions import db as _db
@@ -224,6 +226,17 @@ def db(make_app, app):
     observer = make_app()
     with observer.app_context():
         yield _db
+
+
+@pytest.fixture
+def live_app(app):
+    """``app`` served over HTTP on a free port in a thread (for programs that call the API)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.api_support import token_for
 
@@ -27,16 +25,6 @@ def readme_example() -> str:
 def curl() -> str:
     """curl, as the README's reader runs it (make test installs it: tests/provision.py)."""
     return shutil.which("curl")
-
-
-@pytest.fixture
-def live_app(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
 
 
 def test_the_readme_example_makes_clients_sends_a_mailing_and_reads_who_got_it(curl, live_app, db, make_user,

@@ -213,3 +213,19 @@ def test_a_host_whose_clock_runs_ahead_takes_no_lease_before_it_lapses_on_the_da
     assert first_letter_at >= lease_until, f"a letter went before the lease lapsed on the database's clock: {output}"
     assert joining.returncode == 0 and f"mailing {mailing.id}: success, sent 20" in output, output
     assert len(received) == 20 and set(received.values()) == {1}
+
+
+def test_a_send_just_claimed_has_a_worker_on_it_before_its_first_letter(app, db, owner):
+    """Between claiming an occurrence and sending its first letter (the letter is prepared
+    meanwhile), a worker finishing another send must not take this one for abandoned and
+    join it: the claiming run holds its first batch from the claim's own commit."""
+    from mailer.delivery import engine
+    from mailer.models import Mailing
+
+    mailing = make_mailing(db, owner, clients=3)
+    with app.app_context():
+        claimed = engine._claim(engine.db.session.get(Mailing, mailing.id), mailing.start_at, manual=True,
+                                runner="here:1:claimer")
+
+        assert isinstance(claimed, Attempt)
+        assert not engine.anything_waiting()

@@ -111,7 +111,16 @@ def claim(attempt_id: int, runner: str, lease_seconds: int) -> Batch | None:
 
 def take_next(attempt_id: int, runner: str, lease_seconds: int) -> Batch | None:
     """``claim`` in the caller's transaction: a worker closing a batch takes its next one in
-    the same commit, so an attempt being sent never looks abandoned in between."""
+    the same commit, so an attempt being sent never looks abandoned in between. A batch the
+    runner already holds (taken when the attempt was claimed) comes first."""
+    held = db.session.execute(
+        sa.select(AttemptBatch.id, AttemptBatch.after_client_id, AttemptBatch.through_client_id)
+        .where(AttemptBatch.attempt_id == attempt_id, AttemptBatch.runner == runner,
+               AttemptBatch.done_at.is_(None), AttemptBatch.lease_until >= now())
+        .order_by(AttemptBatch.id).limit(1)).first()
+    if held is not None:
+        renew(Batch(*held), runner, lease_seconds)
+        return Batch(*held)
     while True:
         candidate = db.session.scalar(
             sa.select(AttemptBatch.id).where(AttemptBatch.attempt_id == attempt_id, _free())

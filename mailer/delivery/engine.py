@@ -138,23 +138,24 @@ def run_mailing(
         forced = ignore_schedule or resume or join
         return RunResult(f"mailing {mailing.id} {refusal}: nothing sent",
                          EXIT_FAILED if forced else EXIT_OK)
+    runner = _runner_id()
     if join:
         claimed = _being_sent(mailing)
     elif resume:
-        claimed = _reopen_latest(mailing)
+        claimed = _reopen_latest(mailing, runner)
     elif ignore_schedule:
-        claimed = _claim(mailing, now.replace(microsecond=0), manual=True)
+        claimed = _claim(mailing, now.replace(microsecond=0), manual=True, runner=runner)
     else:
         due = schedule.latest_due(mailing.start_at, mailing.end_at, mailing.frequency.value,
                                   mailing.timezone, now)
         if due is None:
             return RunResult(f"mailing {mailing.id}: not due yet "
                              f"(first send {mailing.start_at:%Y-%m-%d %H:%M} UTC)")
-        claimed = _claim(mailing, due, manual=False)
+        claimed = _claim(mailing, due, manual=False, runner=runner)
     if isinstance(claimed, RunResult):
         _after_run(mailing, now)
         return claimed
-    result = _serve(mailing, claimed, _runner_id(), sleep)
+    result = _serve(mailing, claimed, runner, sleep)
     _after_run(mailing, now)
     return result
 
@@ -190,16 +191,25 @@ def _waiting(served: set[int]) -> tuple[int, int] | None:
 
 # -- claiming ---------------------------------------------------------------
 
-def _claim(mailing: Mailing, occurrence: datetime, manual: bool) -> Attempt | RunResult:
-    """Insert the occurrence's Attempt with its batches planned; if another run got there
-    first, its attempt to join (or why not)."""
+def _plan_and_hold_first(attempt_id: int, mailing_id: int, runner: str) -> None:
+    """Split the attempt's clients into batches and hold the first, in the caller's transaction:
+    from its commit on, the send has a worker on it, so no worker finishing elsewhere takes
+    it for abandoned while this run prepares its letter (``serve_waiting``)."""
+    config = current_app.config
+    batches.plan(attempt_id, mailing_id, config["MAILING_BATCH_SIZE"])
+    batches.take_next(attempt_id, runner, config["MAILING_LEASE_SECONDS"])
+
+
+def _claim(mailing: Mailing, occurrence: datetime, manual: bool, runner: str) -> Attempt | RunResult:
+    """Insert the occurrence's Attempt with its batches planned and the first held by
+    ``runner``; if another run got there first, its attempt to join (or why not)."""
     mailing_id = mailing.id
     attempt = Attempt(mailing_id=mailing_id, occurrence_at=occurrence, status=AttemptStatus.SENDING,
                       manual=manual, started_at=utcnow())
     db.session.add(attempt)
     try:
         db.session.flush()
-        batches.plan(attempt.id, mailing_id, current_app.config["MAILING_BATCH_SIZE"])
+        _plan_and_hold_first(attempt.id, mailing_id, runner)
         db.session.commit()
         return attempt
     except IntegrityError:
@@ -223,7 +233,7 @@ def _being_sent(mailing: Mailing) -> Attempt | RunResult:
     return attempt
 
 
-def _reopen_latest(mailing: Mailing) -> Attempt | RunResult:
+def _reopen_latest(mailing: Mailing, runner: str) -> Attempt | RunResult:
     """The latest attempt, to send to the clients it has not reached (or only deferred)."""
     latest = db.session.scalar(
         sa.select(Attempt).where(Attempt.mailing_id == mailing.id)
@@ -245,7 +255,7 @@ def _reopen_latest(mailing: Mailing) -> Attempt | RunResult:
         sa.update(Attempt).where(Attempt.id == latest.id)
         .values(status=AttemptStatus.SENDING, finished_at=None)
         .execution_options(synchronize_session=False))
-    batches.plan(latest.id, mailing.id, current_app.config["MAILING_BATCH_SIZE"])
+    _plan_and_hold_first(latest.id, mailing.id, runner)
     db.session.commit()
     db.session.refresh(latest)
     return latest
