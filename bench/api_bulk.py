@@ -471,8 +471,8 @@ def parts_figures(found: dict, rows: int, rounds: int) -> list[Figure]:
         baseline_value=round(plain_ms, 2),
         ratio=round(schema_ms / plain_ms, 1),
         note=f"{schema_ms * 1000 / rows:.1f} against {plain_ms * 1000 / rows:.2f} µs a row, the "
-             f"same parsed body, median of {rounds}; BulkClientsInput: a List of Nested "
-             f"ClientInput, Text fields with the NUL check"))
+             f"same parsed body, median of {rounds}; BulkClientsInput: ClientInput nested "
+             f"many, Text fields with the NUL check"))
     return figures
 
 
