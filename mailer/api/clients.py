@@ -41,7 +41,7 @@ def _data(fields: dict, current: Client | None = None) -> services.ClientData:
 @idempotent
 @blp.arguments(schemas.ClientInput)
 @blp.response(201, schemas.ClientSchema, headers={"Location": {"schema": {"type": "string"}}})
-@blp.alt_response(422, schema=schemas.ProblemSchema, content_type="application/problem+json")
+@blp.alt_response(422, **schemas.PROBLEM)
 def create_client(fields):
     """Add a client."""
     try:
@@ -56,7 +56,7 @@ def create_client(fields):
 @idempotent
 @blp.arguments(schemas.BulkClientsInput)
 @blp.response(200, schemas.BulkResultSchema)
-@blp.alt_response(422, schema=schemas.ProblemSchema, content_type="application/problem+json")
+@blp.alt_response(422, **schemas.PROBLEM)
 def upsert_clients(body):
     """Add or update up to 10,000 clients by e-mail, all or nothing: a row with a problem
     saves none, and the answer names every such row (`#/clients/<row>/<field>`)."""
@@ -82,7 +82,7 @@ def get_client(client_id: int):
 @blp.route("/clients/<int:client_id>", methods=["PATCH"])
 @blp.arguments(schemas.ClientChange, required=False)
 @blp.response(200, schemas.ClientSchema)
-@blp.alt_response(422, schema=schemas.ProblemSchema, content_type="application/problem+json")
+@blp.alt_response(422, **schemas.PROBLEM)
 def update_client(fields, client_id: int):
     """Change a client's address, name or comment (the fields sent)."""
     client = own_or_404(Client, client_id)

@@ -25,9 +25,9 @@ def own_or_404(model: type[Owned], object_id: int) -> Owned:
     return found
 
 
-def refuse(error: ServiceError, status: int = 422, location: str = "json"):
+def refuse(error: ServiceError, status: int = 422):
     """Answer a service's refusal; the words are the web form's."""
-    abort(problem(status, error.message, errors=field_error(error.message, error.field, location)))
+    abort(problem(status, error.message, errors=field_error(error.message, error.field)))
 
 
 def next_link(page: paging.KeysetPage) -> str | None:

@@ -23,7 +23,6 @@ from mailer.scheduling.task_manager import TaskManager
 blp = api_blueprint("api_mailings", __name__, "One message to many clients, on a schedule.",
                     access.workspace_only)
 ONLY_SENDING = _l("Only a created or running mailing can be sent.")
-PROBLEM = {"schema": schemas.ProblemSchema, "content_type": "application/problem+json"}
 
 
 @blp.route("/mailings")
@@ -74,7 +73,7 @@ def _changed_data(fields: dict, mailing: Mailing) -> services.MailingData:
 @idempotent
 @blp.arguments(schemas.MailingInput)
 @blp.response(201, schemas.MailingSchema, headers={"Location": {"schema": {"type": "string"}}})
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def create_mailing(fields):
     """Make a mailing: a message of yours, to some or all of your clients, from `start_at` until
     `end_at`, daily, weekly or monthly. Cron sends it from then on."""
@@ -96,7 +95,7 @@ def get_mailing(mailing_id: int):
 @blp.route("/mailings/<int:mailing_id>", methods=["PATCH"])
 @blp.arguments(schemas.MailingChange, required=False)
 @blp.response(200, schemas.MailingSchema)
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def update_mailing(fields, mailing_id: int):
     """Change a mailing (the fields sent); a stopped one cannot be changed."""
     mailing = own_or_404(Mailing, mailing_id)
@@ -125,7 +124,7 @@ def _status_change(mailing_id: int, change) -> Mailing:
 
 @blp.route("/mailings/<int:mailing_id>/pause", methods=["POST"])
 @blp.response(200, schemas.MailingSchema)
-@blp.alt_response(409, **PROBLEM)
+@blp.alt_response(409, **schemas.PROBLEM)
 def pause_mailing(mailing_id: int):
     """Pause a created or running mailing: cron no longer sends it."""
     return _status_change(mailing_id, lifecycle.pause)
@@ -133,7 +132,7 @@ def pause_mailing(mailing_id: int):
 
 @blp.route("/mailings/<int:mailing_id>/resume", methods=["POST"])
 @blp.response(200, schemas.MailingSchema)
-@blp.alt_response(409, **PROBLEM)
+@blp.alt_response(409, **schemas.PROBLEM)
 def resume_mailing(mailing_id: int):
     """Resume a paused mailing."""
     return _status_change(mailing_id, lifecycle.resume)
@@ -153,7 +152,7 @@ def next_occurrences(mailing_id: int, count=5):
 @idempotent
 @blp.response(202, schemas.SendStartedSchema,
               headers={"Location": {"schema": {"type": "string"}}})
-@blp.alt_response(409, **PROBLEM)
+@blp.alt_response(409, **schemas.PROBLEM)
 def send_now(mailing_id: int):
     """Send it now, apart from its schedule; the attempt appears in its attempts. Send an
     `Idempotency-Key` so that a retry never sends twice."""
@@ -176,7 +175,7 @@ def _per_user() -> str:
 @blp.route("/mailings/<int:mailing_id>/test-send", methods=["POST"])
 @limiter.limit(_test_send_limit, key_func=_per_user)
 @blp.response(200, schemas.TestSentSchema)
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def test_send(mailing_id: int):
     """Send the mailing's letter once to your own address, personalised for its first client."""
     mailing = own_or_404(Mailing, mailing_id)

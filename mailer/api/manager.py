@@ -19,7 +19,6 @@ from mailer.models import Mailing, MailingStatus, User
 
 blp = api_blueprint("api_manager", __name__, "A manager's oversight: every mailing and user.",
                     access.managers_only)
-PROBLEM = {"schema": schemas.ProblemSchema, "content_type": "application/problem+json"}
 
 
 def _found_or_404(model, object_id: int):
@@ -52,7 +51,7 @@ def get_mailing(mailing_id: int):
 @blp.route("/manager/mailings/<int:mailing_id>/stop", methods=["POST"])
 @blp.arguments(schemas.StopInput)
 @blp.response(200, schemas.OverseenMailingSchema)
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def stop_mailing(body, mailing_id: int):
     """Stop a mailing for good, with the reason its owner will read."""
     mailing = _found_or_404(Mailing, mailing_id)
@@ -77,7 +76,7 @@ def list_users(after=None, limit=schemas.DEFAULT_PAGE, q=""):
 
 @blp.route("/manager/users/<int:user_id>/block", methods=["POST"])
 @blp.response(200, schemas.UserSchema)
-@blp.alt_response(409, **PROBLEM)
+@blp.alt_response(409, **schemas.PROBLEM)
 def block_user(user_id: int):
     """Block a user: their sessions and tokens stop working and their mailings stop sending."""
     user = _found_or_404(User, user_id)

@@ -15,7 +15,6 @@ from mailer.models import Client, Message
 from mailer.ownership import owned
 
 blp = api_blueprint("api_messages", __name__, "The letters your mailings send.", access.workspace_only)
-PROBLEM = {"schema": schemas.ProblemSchema, "content_type": "application/problem+json"}
 NEWEST_FIRST = (Message.updated_at, Message.id)
 
 
@@ -40,7 +39,7 @@ def _data(fields: dict, current: Message | None = None) -> services.MessageData:
 @idempotent
 @blp.arguments(schemas.MessageInput)
 @blp.response(201, schemas.MessageSchema, headers={"Location": {"schema": {"type": "string"}}})
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def create_message(fields):
     """Write a message."""
     try:
@@ -61,7 +60,7 @@ def get_message(message_id: int):
 @blp.route("/messages/<int:message_id>", methods=["PATCH"])
 @blp.arguments(schemas.MessageChange, required=False)
 @blp.response(200, schemas.MessageSchema)
-@blp.alt_response(422, **PROBLEM)
+@blp.alt_response(422, **schemas.PROBLEM)
 def update_message(fields, message_id: int):
     """Change a message's subject or body (the fields sent)."""
     message = own_or_404(Message, message_id)
@@ -74,7 +73,7 @@ def update_message(fields, message_id: int):
 
 @blp.route("/messages/<int:message_id>", methods=["DELETE"])
 @blp.response(204)
-@blp.alt_response(409, **PROBLEM)
+@blp.alt_response(409, **schemas.PROBLEM)
 def delete_message(message_id: int):
     """Delete a message no mailing uses."""
     message = own_or_404(Message, message_id)

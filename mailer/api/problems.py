@@ -123,10 +123,7 @@ def input_errors(messages: dict) -> list[dict]:
     return items
 
 
-def field_error(message, field: str | None, location: str = "json") -> list[dict]:
-    """A service's refusal (``ServiceError``) as one problem item."""
-    if field is None:
-        return [{"detail": message, "pointer": "#"}] if location == "json" else [{"detail": message}]
-    if location == "json":
-        return [{"detail": message, "pointer": "#/" + _escape(field)}]
-    return [{"detail": message, "parameter": field}]
+def field_error(message, field: str | None) -> list[dict]:
+    """A service's refusal (``ServiceError``) as one problem item, pointing at the body's field
+    it names (or the whole body)."""
+    return [{"detail": message, "pointer": "#/" + _escape(field) if field else "#"}]

@@ -77,6 +77,10 @@ class ProblemSchema(ma.Schema):
     errors = fields.List(fields.Nested(ProblemItemSchema))
 
 
+# An error answer in the document: alt_response(409, **PROBLEM).
+PROBLEM = {"schema": ProblemSchema, "content_type": "application/problem+json"}
+
+
 class PageArgs(ma.Schema):
     after = RowIdArg(metadata={"description": "The id of the last item of the previous page "
                                            "(the `next` link holds it)."})
